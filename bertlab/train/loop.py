@@ -1,0 +1,278 @@
+"""One training loop for pre-training, distillation and fine-tuning.
+
+What differs between them lives in a *task* object (see ``Task``); the loop owns what they share:
+device and precision, AdamW with warm-up and linear decay (BERT §A.2), gradient clipping and
+accumulation, DistributedDataParallel, logging to ``metrics.jsonl``, evaluation, atomic checkpoints,
+Ctrl-C, and exact resumption (the batch of step k is a pure function of k, and the RNG is checkpointed).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+import torch
+from torch import nn
+
+from bertlab.io import atomic_write_json
+from bertlab.train import distributed
+from bertlab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, save_weights
+from bertlab.train.device import autocast, describe, pick_device, resolve_precision
+from bertlab.train.metrics import MetricsLogger
+
+Batch = dict[str, torch.Tensor]
+
+
+class Task(Protocol):
+    """What a kind of training computes. Statistics are *sums* so they add over micro-batches and ranks."""
+
+    def counts(self, batch: Batch) -> dict[str, float]:
+        """Denominators of this batch's losses (e.g. masked tokens, examples); summed over the step."""
+
+    def step(self, model: nn.Module, batch: Batch, totals: dict[str, float]) -> tuple[torch.Tensor, dict[str, float]]:
+        """Loss normalised by the step's global ``totals`` (so summing over micro-batches and ranks gives
+        the mean), and additive statistics for logging (must include "tokens")."""
+
+    def summarize(self, sums: dict[str, float]) -> dict[str, float]:
+        """Turn summed statistics into logged metrics (losses, accuracies)."""
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Held-out metrics (may be empty)."""
+
+
+@dataclass
+class TrainSettings:
+    steps: int = 1000  # optimizer steps
+    batch_size: int = 32  # global batch (all ranks, all accumulation micro-batches)
+    learning_rate: float = 1e-3
+    warmup: float = 0.06  # warm-up length: a fraction of steps (< 1) or a number of steps (>= 1)
+    weight_decay: float = 0.01  # AdamW decay, not applied to biases and LayerNorm weights
+    max_grad_norm: float = 1.0  # clip the global gradient norm (0 = off)
+    grad_accumulation: int = 1  # micro-batches per optimizer step
+    precision: str = "auto"  # auto | fp32 | bf16
+    device: str = "auto"  # auto (cuda > mps > cpu) | cpu | cuda | mps
+    compile: bool = False  # torch.compile the model (helps on GPUs; no gain on CPU)
+    log_every: int = 10
+    eval_every: int = 0  # 0 = evaluate only at the end
+    checkpoint_every: int = 200  # 0 = only at the end
+    keep_checkpoints: int = 2
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.steps <= 0:
+            raise ValueError(f"steps must be a positive number, got {self.steps}")
+        if self.batch_size <= 0 or self.grad_accumulation <= 0:
+            raise ValueError(f"batch_size ({self.batch_size}) and grad_accumulation ({self.grad_accumulation}) "
+                             f"must be positive")
+        if self.batch_size % self.grad_accumulation:
+            raise ValueError(f"batch_size {self.batch_size} is not divisible by grad_accumulation "
+                             f"{self.grad_accumulation}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.warmup < 0:
+            raise ValueError(f"warmup must be >= 0, got {self.warmup}")
+
+    @property
+    def warmup_steps(self) -> int:
+        return int(self.warmup * self.steps) if self.warmup < 1 else int(self.warmup)
+
+
+def learning_rate_at(step: int, settings: TrainSettings) -> float:
+    """Linear warm-up to the peak, then linear decay to zero (BERT §A.2)."""
+    warmup = settings.warmup_steps
+    if step < warmup:
+        return settings.learning_rate * (step + 1) / warmup
+    remaining = max(1, settings.steps - warmup)
+    return settings.learning_rate * max(0.0, (settings.steps - step) / remaining)
+
+
+def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.AdamW:
+    decay, no_decay = [], []
+    for param in model.parameters():
+        if param.requires_grad:
+            (decay if param.dim() >= 2 else no_decay).append(param)  # biases and LayerNorm: no decay
+    groups = [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=settings.learning_rate, betas=(0.9, 0.999), eps=1e-6)
+
+
+@dataclass
+class TrainResult:
+    step: int
+    status: str  # finished | interrupted
+    last_train: dict = field(default_factory=dict)
+    last_eval: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """Treat SIGTERM like Ctrl-C so a killed job still checkpoints (main thread only)."""
+    if sys.platform == "win32" or not _in_main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _split(batch: Batch, parts: int) -> list[Batch]:
+    if parts == 1:
+        return [batch]
+    size = next(iter(batch.values())).shape[0]
+    bounds = [round(i * size / parts) for i in range(parts + 1)]
+    return [{k: v[a:b] for k, v in batch.items()} for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def train(model: nn.Module, task: Task, batch_fn: Callable[[int], Batch], settings: TrainSettings,
+          run_dir: str | Path | None = None, resume: bool = False,
+          callbacks: tuple[Callable[[dict], None], ...] = ()) -> TrainResult:
+    """Train ``model`` for ``settings.steps`` optimizer steps on ``batch_fn(step)`` (the global batch).
+
+    With ``run_dir`` the loop writes ``metrics.jsonl``, ``status.json``, checkpoints and the final
+    ``model.safetensors`` there; ``resume=True`` continues from its latest checkpoint. ``callbacks``
+    receive every logged record (notebooks draw live curves with them).
+    """
+    device = pick_device(settings.device)
+    precision = resolve_precision(settings.precision, device)
+    info = distributed.init_distributed(device)
+    run_dir = Path(run_dir) if run_dir is not None else None
+    model.to(device)
+    optimizer = make_optimizer(model, settings)
+    start = 0
+    if resume:
+        checkpoint = latest_checkpoint(run_dir) if run_dir else None
+        if checkpoint is None:
+            raise FileNotFoundError(f"--resume: no checkpoint in {run_dir}/checkpoints to resume from")
+        start = load_checkpoint(checkpoint, model, optimizer)["step"]
+        if start >= settings.steps:
+            raise ValueError(f"{run_dir} already reached step {start} of {settings.steps}; raise --steps to go on")
+    else:
+        torch.manual_seed(settings.seed)
+    logger = MetricsLogger(run_dir / "metrics.jsonl", resume_step=start if resume else None) \
+        if run_dir is not None and info.is_main else None
+    trained = nn.parallel.DistributedDataParallel(model) if info.enabled else model
+    if settings.compile:
+        trained = torch.compile(trained)
+    if info.is_main and settings.progress:
+        print(describe(device, precision) + (f", {info.world_size} processes" if info.enabled else ""),
+              file=sys.stderr)
+
+    def write_status(status: str, step: int) -> None:
+        if run_dir is not None and info.is_main:
+            atomic_write_json(run_dir / "status.json", {"status": status, "step": step, "total_steps": settings.steps,
+                                                        "updated": round(time.time(), 3)})
+
+    def checkpoint(step: int) -> None:
+        if run_dir is not None and info.is_main:
+            save_checkpoint(run_dir, step, model, optimizer, {"settings": asdict(settings)},
+                            keep=settings.keep_checkpoints)
+
+    bar = None
+    if info.is_main and settings.progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=settings.steps, initial=start, desc="train", unit="step", dynamic_ncols=True)
+    result = TrainResult(step=start, status="running")
+    sums: dict[str, float] = {}
+    began = time.time()
+    window_start = time.time()
+    step = start
+    write_status("running", step)
+    model.train()
+    try:
+        with _sigterm_as_interrupt():
+            while step < settings.steps:
+                lr = learning_rate_at(step, settings)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                local = distributed.shard(batch_fn(step), info)
+                micro_batches = _split(local, settings.grad_accumulation)
+                totals = distributed.all_reduce_sum(task.counts(local), info, device)
+                for i, micro in enumerate(micro_batches):
+                    micro = {k: v.to(device, non_blocking=True) for k, v in micro.items()}
+                    sync = nullcontext() if (not info.enabled or i == len(micro_batches) - 1) else trained.no_sync()
+                    with sync:
+                        with autocast(device, precision):
+                            loss, stats = task.step(trained, micro, totals)
+                        (loss * info.world_size).backward()  # DDP averages gradients over ranks
+                    for k, v in stats.items():
+                        sums[k] = sums.get(k, 0.0) + float(v)
+                if settings.max_grad_norm > 0:
+                    sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm))
+                sums["steps"] = sums.get("steps", 0.0) + 1
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                result.step = step
+                if step % settings.log_every == 0 or step == settings.steps:
+                    total = distributed.all_reduce_sum(sums, info, device)
+                    seconds = time.time() - window_start
+                    record = {"split": "train", "step": step, "elapsed": round(time.time() - began, 3), "lr": lr,
+                              **task.summarize(total),
+                              "grad_norm": total.get("grad_norm", 0.0) / max(1.0, total["steps"] / info.world_size),
+                              "tokens_per_s": total.get("tokens", 0.0) / max(seconds, 1e-9)}
+                    result.last_train = record
+                    sums, window_start = {}, time.time()
+                    if logger:
+                        logger.log(record)
+                        write_status("running", step)
+                    for callback in callbacks:
+                        callback(record)
+                    if bar is not None:
+                        bar.set_postfix({k: f"{record[k]:.3g}" for k in ("loss", "mlm_acc", "nsp_acc", "accuracy",
+                                                                        "tokens_per_s") if record.get(k) is not None})
+                if bar is not None:
+                    bar.update(1)
+                if info.is_main and ((settings.eval_every and step % settings.eval_every == 0) or step == settings.steps):
+                    with autocast(device, precision):
+                        result.last_eval = _evaluate(task, model, step, began, logger, callbacks)
+                if settings.checkpoint_every and step % settings.checkpoint_every == 0 and step < settings.steps:
+                    checkpoint(step)
+        result.status = "finished"
+    except KeyboardInterrupt:
+        result.status = "interrupted"
+        if bar is not None:
+            bar.write(f"interrupted: saving a checkpoint at step {step}; continue with --resume")
+    finally:
+        if bar is not None:
+            bar.close()
+    checkpoint(step)
+    if run_dir is not None and info.is_main:
+        save_weights(model, run_dir / "model.safetensors")
+    write_status(result.status, step)
+    if logger:
+        logger.close()
+    result.seconds = time.time() - began
+    return result
+
+
+def _evaluate(task: Task, model: nn.Module, step: int, began: float, logger, callbacks) -> dict:
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        metrics = task.evaluate(model)
+    model.train(was_training)
+    if not metrics:
+        return {}
+    record = {"split": "eval", "step": step, "elapsed": round(time.time() - began, 3), **metrics}
+    if logger:
+        logger.log(record)
+    for callback in callbacks:
+        callback(record)
+    return record
+

@@ -1,0 +1,35 @@
+"""Synthetic pre-training batches and a tiny model for fast training-loop tests (no corpus needed)."""
+
+import torch
+
+from bertlab.config import get_preset
+from bertlab.model import BertForPreTraining
+
+V, T = 120, 16
+
+
+def tiny_model(seed: int = 0, **kw) -> BertForPreTraining:
+    torch.manual_seed(seed)
+    return BertForPreTraining(get_preset("tiny", vocab_size=V, hidden_size=32, num_attention_heads=2,
+                                         intermediate_size=64, max_position_embeddings=T, **kw))
+
+
+def synthetic_batch(step: int, batch_size: int = 8, fixed: bool = False) -> dict:
+    """A learnable toy: token t+1 follows t; NSP label = whether the second half continues the first."""
+    g = torch.Generator().manual_seed(0 if fixed else 1000 + step)
+    start = torch.randint(5, V - T, (batch_size, 1), generator=g)
+    ids = start + torch.arange(T)
+    nsp = torch.randint(0, 2, (batch_size,), generator=g)
+    ids[nsp == 1, T // 2:] = torch.randint(5, V, (int(nsp.sum()), T // 2), generator=g)
+    labels = torch.full_like(ids, -100)
+    chosen = torch.rand(ids.shape, generator=g) < 0.15
+    chosen[:, 1] = True
+    labels[chosen] = ids[chosen]
+    inputs = ids.masked_fill(chosen, 4)
+    mask = torch.ones_like(ids)
+    mask[0, -3:] = 0
+    labels[0, -3:] = -100
+    types = torch.zeros_like(ids)
+    types[:, T // 2:] = 1
+    return {"input_ids": inputs, "attention_mask": mask, "token_type_ids": types, "labels": labels,
+            "next_sentence_label": nsp}
