@@ -1,0 +1,76 @@
+"""``bertlab pretrain``: train a BERT / ALBERT model on a corpus into a run folder."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from bertlab.cli import CliError
+from bertlab.config import PRESETS, SHARE_MODES
+
+
+def register(subparsers) -> None:
+    from bertlab.pretrain import OBJECTIVES, PretrainOptions
+
+    d = PretrainOptions()
+    p = subparsers.add_parser(
+        "pretrain", help="pre-train a BERT/ALBERT model on a corpus (MLM + NSP/SOP)",
+        description="Pre-train a model into a run folder (config.json, metrics.jsonl, checkpoints, tokenizer). "
+                    "Ctrl-C saves a checkpoint; --resume continues it.",
+        epilog="example: bertlab pretrain --preset tiny --corpus wiki-en --steps 2000 --out runs/tiny",
+        argument_default=argparse.SUPPRESS)  # only flags given explicitly reach PretrainOptions
+    p.add_argument("--preset", default=d.preset, choices=list(PRESETS), help=f"model shape (default {d.preset})")
+    p.add_argument("--embedding-size", type=int, help="E, the token-embedding width (ALBERT factorization)")
+    p.add_argument("--share-layers", choices=SHARE_MODES, help="ALBERT cross-layer sharing")
+    p.add_argument("--corpus", default=d.corpus, help="built-in corpus name (see `bertlab corpus list`), "
+                                                      "a text file or a folder (default wiki-en)")
+    p.add_argument("--objective", default=d.objective, choices=OBJECTIVES, help="default mlm+nsp")
+    p.add_argument("--masking", default=d.masking, choices=("dynamic", "static"), help="default dynamic (RoBERTa)")
+    p.add_argument("--whole-word", action="store_true", help="whole-word masking")
+    p.add_argument("--vocab-size", type=int, default=d.vocab_size, help=f"WordPiece vocabulary (default {d.vocab_size})")
+    p.add_argument("--max-seq-length", type=int, default=d.max_seq_length, help=f"default {d.max_seq_length}")
+    p.add_argument("--steps", type=int, default=d.steps, help=f"optimizer steps (default {d.steps})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"global batch (default {d.batch_size})")
+    p.add_argument("--lr", type=float, default=d.learning_rate, dest="learning_rate",
+                   help=f"peak learning rate (default {d.learning_rate})")
+    p.add_argument("--warmup", type=float, default=d.warmup, help="warm-up: fraction of steps (<1) or steps")
+    p.add_argument("--grad-accumulation", type=int, default=d.grad_accumulation)
+    p.add_argument("--nsp-weight", type=float, default=d.nsp_weight, help="weight of the NSP/SOP loss")
+    p.add_argument("--precision", default=d.precision, choices=("auto", "fp32", "bf16"),
+                   help="auto = bf16 autocast on CUDA, fp32 elsewhere")
+    p.add_argument("--device", default=d.device, help="auto | cpu | cuda | mps (auto: cuda > mps > cpu)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--eval-every", type=int, default=d.eval_every, help="held-out evaluation interval (0 = end)")
+    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
+    p.add_argument("--log-every", type=int, default=d.log_every, help="metrics.jsonl line interval")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--out", default=d.out, help=f"run folder (default {d.out})")
+    p.add_argument("--config", help="JSON file of options and/or model fields (command-line flags given "
+                                    "explicitly win)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from bertlab.pretrain import PretrainOptions, load_options_file, options_for_resume, pretrain, summary_line
+
+    given = vars(args)
+    if given.get("steps", 1) <= 0:
+        raise CliError(f"--steps must be positive, got {given['steps']}")
+    if given.get("resume"):
+        options = options_for_resume(given.get("out", PretrainOptions.out), steps=given.get("steps"))
+    else:
+        values = load_options_file(given["config"]) if "config" in given else {}
+        values.update({f.name: given[f.name] for f in dataclasses.fields(PretrainOptions) if f.name in given})
+        values["progress"] = not given.get("quiet", False)
+        options = PretrainOptions(**values)
+    result = pretrain(options)
+    print(summary_line(result))
+    if options.out:
+        print(f"run folder: {options.out}  (explore it: bertlab dashboard --runs {Path(options.out).parent})")
+    if result.status == "interrupted":
+        print(f"continue with: bertlab pretrain --out {options.out} --resume")
+        return 130
+    return 0

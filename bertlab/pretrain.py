@@ -1,0 +1,193 @@
+"""Pre-train a BERT / ALBERT model on a corpus: the glue between data, model and training loop.
+
+    from bertlab.pretrain import PretrainOptions, pretrain
+    result = pretrain(PretrainOptions(preset="tiny", corpus="wiki-en", steps=500, out="runs/tiny"))
+
+``bertlab pretrain`` is a thin command-line wrapper around ``pretrain``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bertlab.config import SHARE_MODES, BertConfig, get_preset
+from bertlab.train.loop import TrainResult, TrainSettings, train
+from bertlab.train.pretraining import PretrainingTask
+from bertlab.train.run import read_run_config, write_run_config
+
+OBJECTIVES = ("mlm+nsp", "mlm+sop", "mlm")
+
+
+@dataclass
+class PretrainOptions:
+    # model
+    preset: str = "tiny"
+    embedding_size: int | None = None  # E (ALBERT factorization); None keeps the preset's
+    share_layers: str | None = None  # ALBERT sharing mode; None keeps the preset's
+    model_overrides: dict = dataclasses.field(default_factory=dict)  # any other BertConfig fields
+    # data
+    corpus: str = "wiki-en"
+    objective: str = "mlm+nsp"
+    masking: str = "dynamic"
+    whole_word: bool = False
+    vocab_size: int = 8192
+    lowercase: bool = True
+    max_seq_length: int = 128
+    held_out_fraction: float = 0.1  # documents kept out of training for evaluation
+    eval_examples: int = 1024
+    # training (see TrainSettings for the rest)
+    steps: int = 1000
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    warmup: float = 0.06
+    nsp_weight: float = 1.0
+    precision: str = "auto"
+    device: str = "auto"
+    grad_accumulation: int = 1
+    compile: bool = False
+    eval_every: int = 0
+    checkpoint_every: int = 200
+    log_every: int = 10
+    seed: int = 0
+    out: str | None = "runs/tiny"
+    resume: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        if self.share_layers is not None and self.share_layers not in SHARE_MODES:
+            raise ValueError(f"share_layers must be one of {', '.join(SHARE_MODES)}, got {self.share_layers!r}")
+        if not 0 < self.held_out_fraction < 1:
+            raise ValueError(f"held_out_fraction must be between 0 and 1, got {self.held_out_fraction}")
+
+    def train_settings(self) -> TrainSettings:
+        names = {f.name for f in dataclasses.fields(TrainSettings)}
+        return TrainSettings(**{k: v for k, v in asdict(self).items() if k in names})
+
+
+def model_config(options: PretrainOptions, vocab_size: int) -> BertConfig:
+    overrides = dict(options.model_overrides)
+    if options.embedding_size is not None:
+        overrides["embedding_size"] = options.embedding_size
+    if options.share_layers is not None:
+        overrides["share_layers"] = options.share_layers
+    config = get_preset(options.preset, **overrides)
+    return config.replace(vocab_size=vocab_size,
+                          max_position_embeddings=max(config.max_position_embeddings, options.max_seq_length))
+
+
+@dataclass
+class PretrainData:
+    train: object  # PretrainingDataset
+    held_out: object  # PretrainingDataset
+    tokenizer: object
+    eval_batches: list
+
+
+def build_data(options: PretrainOptions) -> PretrainData:
+    """Split by document, train the tokenizer on the training part, build both datasets."""
+    from bertlab.data import PretrainingDataset, get_tokenizer, load_corpus
+
+    corpus = load_corpus(options.corpus)
+    train_corpus, held_out_corpus = corpus.split(options.held_out_fraction, seed=options.seed)
+    tokenizer = get_tokenizer(train_corpus, vocab_size=options.vocab_size, lowercase=options.lowercase)
+    common = dict(max_seq_length=options.max_seq_length, objective=options.objective, whole_word=options.whole_word)
+    train_data = PretrainingDataset(train_corpus, tokenizer, masking=options.masking, seed=options.seed, **common)
+    if options.batch_size > len(train_data):
+        raise ValueError(f"batch size {options.batch_size} is larger than the {len(train_data)} training examples "
+                         f"of {corpus.name}; use a smaller --batch-size or a larger corpus")
+    held_out = PretrainingDataset(held_out_corpus, tokenizer, masking="static", dupe_factor=1,
+                                  seed=options.seed + 1, **common)
+    eval_size = min(64, len(held_out))
+    n_batches = max(1, min(options.eval_examples, len(held_out)) // eval_size)
+    eval_batches = [held_out.batch(i, eval_size) for i in range(n_batches)]
+    return PretrainData(train_data, held_out, tokenizer, eval_batches)
+
+
+def options_for_resume(out: str | Path, steps: int | None = None) -> PretrainOptions:
+    """The options a run was started with (from its config.json), to continue it."""
+    saved = read_run_config(out).get("options")
+    if not saved:
+        raise ValueError(f"{out}/config.json has no 'options' section; it was not written by bertlab pretrain")
+    options = PretrainOptions(**saved)
+    options.resume, options.out = True, str(out)
+    if steps is not None:
+        options.steps = steps
+    return options
+
+
+def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
+    """Build data and model, write the run folder, train. Returns the loop's ``TrainResult``."""
+    from bertlab.data import save_tokenizer, unigram_baseline
+    from bertlab.model import BertForPreTraining
+
+    data = build_data(options)
+    config = model_config(options, data.tokenizer.get_vocab_size())
+    model = model if model is not None else BertForPreTraining(config)
+    settings = options.train_settings()
+    run_dir = Path(options.out) if options.out else None
+    baseline = unigram_baseline(data.held_out, token_id=unigram_baseline(data.train).token_id,
+                                num_batches=len(data.eval_batches), batch_size=data.eval_batches[0]["labels"].shape[0])
+    if run_dir is not None and not options.resume:
+        if (run_dir / "checkpoints").exists():
+            raise ValueError(f"{run_dir} already holds a run; continue it with --resume or choose another --out")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_tokenizer(data.tokenizer, run_dir / "tokenizer.json")
+        write_run_config(run_dir, "pretrain", config, options=asdict(options),
+                         data={"corpus": options.corpus, "train_examples": len(data.train),
+                               "held_out_examples": sum(int(b["input_ids"].shape[0]) for b in data.eval_batches),
+                               "vocab_size": config.vocab_size},
+                         baselines={"unigram_mlm_acc": baseline.accuracy, "unigram_token_id": baseline.token_id,
+                                    "nsp_chance": 0.5 if options.objective != "mlm" else None})
+    if options.progress:
+        print(f"{data.train!r}\nheld-out: {sum(int(b['input_ids'].shape[0]) for b in data.eval_batches)} examples; "
+              f"unigram baseline MLM accuracy {baseline.accuracy:.1%}; model: {model.num_parameters():,} parameters",
+              file=sys.stderr)
+    task = PretrainingTask(data.eval_batches, nsp_weight=options.nsp_weight)
+    return train(model, task, lambda step: data.train.batch(step, options.batch_size), settings, run_dir,
+                 resume=options.resume, callbacks=callbacks)
+
+
+def summary_line(result: TrainResult) -> str:
+    e = result.last_eval
+    parts = [f"{result.status} at step {result.step} in {result.seconds:.0f} s"]
+    if e:
+        parts.append(f"held-out MLM acc {e.get('mlm_acc', 0):.1%}")
+        if "nsp_acc" in e:
+            parts.append(f"NSP/SOP acc {e['nsp_acc']:.1%}")
+    return ", ".join(parts)
+
+
+def load_options_file(path: str | Path) -> dict:
+    """``--config FILE``: JSON with PretrainOptions fields, and/or a "model" object of BertConfig fields."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"--config {path}: no such file") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    known = {f.name for f in dataclasses.fields(PretrainOptions)}
+    model_fields = {f.name for f in dataclasses.fields(BertConfig)}
+    options, model = {}, dict(data.pop("model", {}) or {})
+    for key, value in data.items():
+        if key in known:
+            options[key] = value
+        elif key in model_fields:
+            model[key] = value
+        else:
+            raise ValueError(f"{path}: unknown setting {key!r}; options: {', '.join(sorted(known))}; "
+                             f"model fields: {', '.join(sorted(model_fields))}")
+    bad = sorted(set(model) - model_fields)
+    if bad:
+        raise ValueError(f"{path}: unknown model field(s) {', '.join(bad)}")
+    if model:
+        options["model_overrides"] = {**options.get("model_overrides", {}), **model}
+    return options
