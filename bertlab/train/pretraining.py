@@ -30,7 +30,7 @@ class PretrainingTask:
     def _forward(self, model: nn.Module, batch: Batch):
         return model(**{k: batch[k] for k in MODEL_INPUTS if k in batch})
 
-    def _stats(self, out, batch: Batch) -> dict[str, float]:
+    def batch_stats(self, out, batch: Batch) -> dict[str, float]:
         """Additive statistics of one batch: loss sums and correct counts."""
         masked = out.masked_lm_labels.numel()
         stats = {"tokens": float(batch["attention_mask"].sum()), "masked": float(masked),
@@ -45,7 +45,7 @@ class PretrainingTask:
 
     def step(self, model: nn.Module, batch: Batch, totals: dict[str, float]):
         out = self._forward(model, batch)
-        stats = self._stats(out, batch)
+        stats = self.batch_stats(out, batch)
         # mean over this micro-batch * (its count / the step's global count) = its share of the global mean
         loss = out.mlm_loss * (stats["masked"] / max(totals["masked"], 1.0))
         if out.nsp_loss is not None:
@@ -70,7 +70,7 @@ class PretrainingTask:
         sums: dict[str, float] = {}
         for batch in self.eval_batches:
             batch = {k: v.to(device) for k, v in batch.items()}
-            for k, v in self._stats(self._forward(model, batch), batch).items():
+            for k, v in self.batch_stats(self._forward(model, batch), batch).items():
                 sums[k] = sums.get(k, 0.0) + v
         metrics = self.summarize(sums)
         metrics["examples"] = sum(int(b["input_ids"].shape[0]) for b in self.eval_batches)

@@ -6,6 +6,7 @@ settings. It loads only safetensors and JSON, and only classes from a fixed list
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +25,12 @@ def model_classes() -> dict[str, type[nn.Module]]:
 
     classes = {cls.__name__: cls for cls in (m.BertForPreTraining, m.BertForSequenceClassification,
                                              m.BertForTokenClassification, m.BertModel)}
-    try:
-        from bertlab.finetune.models import FINETUNE_MODEL_CLASSES
-        classes.update(FINETUNE_MODEL_CLASSES)
-    except ImportError:
-        pass
+    for module, name in (("bertlab.finetune.models", "FINETUNE_MODEL_CLASSES"),
+                         ("bertlab.distill.trainer", "DISTILL_MODEL_CLASSES")):
+        try:
+            classes.update(getattr(importlib.import_module(module), name))
+        except ImportError:
+            pass  # that part of bertlab is not installed / built yet
     return classes
 
 
