@@ -19,10 +19,17 @@ def register(subparsers) -> None:
     p.add_argument("--hidden-size", type=int, help="H")
     p.add_argument("--layers", type=int, dest="num_hidden_layers", help="L")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--paper", action="store_true",
+                   help="print the published sizes (ALBERT, DistilBERT, TinyBERT papers) beside bertlab's counts")
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
+    if args.paper:
+        from bertlab.analysis.paper_sizes import paper_size_markdown
+
+        print(paper_size_markdown())
+        return 0
     overrides = {k: v for k, v in dict(embedding_size=args.embedding_size, share_layers=args.share_layers,
                                        vocab_size=args.vocab_size, hidden_size=args.hidden_size,
                                        num_hidden_layers=args.num_hidden_layers).items() if v is not None}
