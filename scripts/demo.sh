@@ -1,45 +1,51 @@
 #!/usr/bin/env bash
-# The main job: set up the checkout, then show bertlab working end to end.
-#   bash scripts/demo.sh
-# PLACEHOLDER: for now the demo only prints ALBERT-base's parameter count. The planned steps are in demo()
-# below, each as its own function, so filling one in touches nothing else.
+# The main job: set up the checkout, pre-train a tiny BERT on the built-in Wikipedia sample, and open the
+# dashboard on it.
+#   bash scripts/demo.sh                 # DEMO_STEPS=1500 by default (a few minutes on a 2-core CPU)
+#   DEMO_STEPS=300 bash scripts/demo.sh  # shorter
+#   DEMO_NO_DASHBOARD=1 bash scripts/demo.sh   # train only
+# Re-running continues runs/demo (--resume) instead of starting over; Ctrl-C during training saves a
+# checkpoint, and the next run of this script resumes it.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BERTLAB=.venv/bin/bertlab
+RUN=runs/demo
+STEPS="${DEMO_STEPS:-1500}"
+PORT="${DEMO_PORT:-8501}"
 
 step() { printf '\n[demo] == %s ==\n' "$*"; }
 
-has_command() {  # has_command NAME: the `bertlab NAME` sub-command exists in this checkout
-    "$BERTLAB" "$1" --help >/dev/null 2>&1
-}
-
 show_parameters() {
-    step "parameter counts (ALBERT-base: factorised embeddings + one shared layer)"
-    if has_command params; then
-        "$BERTLAB" params --preset albert-base
-    else
-        echo "[demo] 'bertlab params' is not built yet; skipping"
-    fi
+    step "parameter counts: BERT-base vs ALBERT-base (factorised embeddings + one shared layer)"
+    "$BERTLAB" params --preset albert-base
 }
 
 train_tiny_model() {
-    step "train a tiny model"
-    # TODO(lead): e.g. "$BERTLAB" pretrain --preset tiny --corpus wiki-sample --minutes 2 --run runs/demo
-    echo "[demo] not written yet"
+    step "pre-train a tiny BERT (L2/H128) on wiki-en for $STEPS steps: MLM + NSP, dynamic masking"
+    if [ -f "$RUN/checkpoints/latest.json" ]; then
+        if grep -q '"status": "finished"' "$RUN/status.json" 2>/dev/null \
+            && grep -q "\"total_steps\": $STEPS" "$RUN/status.json"; then
+            echo "[demo] $RUN is already trained ($STEPS steps); delete it to train again"
+            return
+        fi
+        "$BERTLAB" pretrain --out "$RUN" --resume --steps "$STEPS"
+    else
+        "$BERTLAB" pretrain --preset tiny --corpus wiki-en --objective mlm+nsp --steps "$STEPS" \
+            --eval-every 250 --out "$RUN"
+    fi
 }
 
 open_dashboard() {
-    step "open the dashboard on the run"
-    # TODO(lead): e.g. "$BERTLAB" dashboard runs/demo  (streamlit on 127.0.0.1; print the URL)
-    echo "[demo] not written yet"
-}
-
-demo() {
-    show_parameters
-    train_tiny_model
-    open_dashboard
+    if [ "${DEMO_NO_DASHBOARD:-0}" = 1 ]; then
+        echo "[demo] DEMO_NO_DASHBOARD=1: explore later with: $BERTLAB dashboard --runs runs"
+        return
+    fi
+    step "dashboard: http://127.0.0.1:$PORT  (curves, attention maps, parameters, fill-mask; Ctrl-C stops it)"
+    exec "$BERTLAB" dashboard --runs runs --port "$PORT"
 }
 
 bash scripts/setup.sh
-demo
+show_parameters
+train_tiny_model
+open_dashboard
