@@ -1,0 +1,301 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 1 — Masked language modelling
+#
+# BERT (Devlin et al., 2019, §3.1) learns to read by filling in blanks: hide some tokens of a real sentence,
+# ask the model for them. In this lesson you will
+#
+# 1. see how a real sentence becomes WordPiece tokens;
+# 2. play with the masking rule — how many tokens are chosen, and the **80 / 10 / 10** split of what the
+#    model sees in their place;
+# 3. compare **static** and **dynamic** masking, and **whole-word masking** in English and Chinese (今天我玩DOTA);
+# 4. train a small BERT on Wikipedia text and watch its loss and accuracy live;
+# 5. ask it to fill in your own sentences;
+# 6. write the masking rule and the loss yourself, checked by hidden tests.
+#
+# Everything here runs on a laptop CPU. The training takes about 3 minutes; with `BERTLAB_FAST=1` it is cut to
+# a few steps (for automated tests — the numbers are then meaningless).
+
+# %%
+import torch
+
+from bertlab.lessons import fresh_run, setup_notebook
+
+print(setup_notebook())
+
+# %% [markdown]
+# ## 1. From a sentence to tokens
+#
+# The built-in `wiki-en` corpus is ~100 real Wikipedia articles that ship with the `gensim` package. A corpus is
+# documents → sentences → words. The tokenizer is a **WordPiece** vocabulary of 8,192 pieces learned from the
+# training part of the corpus: frequent words are one token, rare ones are split into pieces marked `##`.
+
+# %%
+from bertlab.lessons.recipes import lesson1_options
+from bertlab.pretrain import build_data
+
+options = lesson1_options()  # the model and data of this lesson (lesson 4 distils the same run)
+print({k: getattr(options, k) for k in ("preset", "model_overrides", "corpus", "objective", "max_seq_length",
+                                        "batch_size", "learning_rate", "steps", "out")})
+data = build_data(options)
+tokenizer = data.tokenizer
+print(data.train)
+print("a sentence of the corpus:", " ".join(data.train.corpus.documents[3][0]))
+
+# %%
+sentence = "The man went to the store. He bought a gallon of milk and a philharmonic ticket."
+encoding = tokenizer.encode(sentence)
+for token, token_id, word in zip(encoding.tokens, encoding.ids, encoding.word_ids):
+    print(f"{token:>12s}  id {token_id:5d}  word {word}")
+
+# %% [markdown]
+# `[CLS]` and `[SEP]` are added around every input (lesson 2 explains why). Note how *philharmonic* is cut into
+# several pieces that share one **word id** — whole-word masking will use that.
+#
+# ## 2. The masking rule
+#
+# BERT chooses **15 %** of the real (non-special) tokens. The loss is computed only at those positions. Of the
+# chosen tokens:
+#
+# | share | what the model sees | example: `my dog is hairy` |
+# |---|---|---|
+# | 80 % | `[MASK]` | `my dog is [MASK]` |
+# | 10 % | a random token | `my dog is apple` |
+# | 10 % | the token itself | `my dog is hairy` |
+#
+# Why not always `[MASK]`? `[MASK]` never appears when the model is later fine-tuned, so a model that only
+# learned "predict at `[MASK]`" would not know what to do with its representation of ordinary tokens. The
+# random and unchanged cases force a good representation of *every* token; random replacement touches
+# 15 % × 10 % = 1.5 % of tokens, too few to hurt.
+#
+# Move the sliders: the masking rate, the split, whole-word masking and the random seed. Each box shows what the
+# model sees; the target it must predict is written underneath.
+
+# %%
+from IPython.display import HTML, display
+
+from bertlab.data import get_tokenizer, load_corpus, mask_text
+from bertlab.lessons.inspect import mask_with_split, masked_html
+from bertlab.lessons.widgets import masking_panel
+
+zh_tokenizer = get_tokenizer(load_corpus("peoples-daily-zh"))  # People's Daily 1998, characters are tokens
+texts = {"English (wiki-en)": "my dog is hairy and he likes to chase the philharmonic orchestra's cats "
+                              "around the garden every afternoon .",
+         "Chinese (People's Daily)": "今天我玩DOTA，明天我们一起去北京大学图书馆看书。"}
+panel = masking_panel({"English (wiki-en)": tokenizer, "Chinese (People's Daily)": zh_tokenizer},
+                      texts=texts)
+display(panel)
+
+# %% [markdown]
+# The same rule applied to one sentence with three seeds (a static picture, for when the widget is not live):
+
+# %%
+for seed in range(3):
+    example = mask_with_split(texts["English (wiki-en)"], tokenizer, mlm_probability=0.25, seed=seed)
+    display(HTML(masked_html(example, title=f"seed {seed}")))
+
+# %% [markdown]
+# ## 3. Static vs dynamic masking
+#
+# *When* is the mask drawn? Original BERT masked its data once, while building the training files (**static**;
+# it made 10 copies with different masks). RoBERTa (Liu et al., 2019, §4.1) draws a new mask every time a
+# sequence is fed to the model (**dynamic**), so over many epochs the model sees each sentence masked in many
+# ways. In bertlab the difference is only *when* `mask_tokens` is called: `PretrainingDataset(masking="static")`
+# masks when the dataset is built, `masking="dynamic"` masks in the collator, for every batch.
+
+# %%
+from bertlab.data import PretrainingDataset, format_masked
+
+news = load_corpus("news-en")
+news_tokenizer = get_tokenizer(news, vocab_size=4096)
+static = PretrainingDataset(news, news_tokenizer, max_seq_length=32, objective="mlm", masking="static", dupe_factor=1)
+dynamic = PretrainingDataset(news, news_tokenizer, max_seq_length=32, objective="mlm", masking="dynamic")
+
+
+def show(ids, labels):
+    """The tokens the model sees; «…» marks a position it must predict."""
+    tokens = [news_tokenizer.id_to_token(int(i)) for i in ids]
+    return " ".join(f"«{t}»" if int(lab) != -100 else t for t, lab in zip(tokens, labels))
+
+
+print("static: example 0 was masked once, when the data was built; every epoch sees the same mask  (« » = predict)")
+for epoch in range(3):
+    ex = static.examples(epoch)[0]
+    print(f"  epoch {epoch}: {show(ex['input_ids'], ex['labels'])}")
+print("dynamic: the collator draws a new mask every time the example is served")
+for step in range(3):
+    batch = dynamic.collator([dynamic[0]], generator=torch.Generator().manual_seed(step))
+    print(f"  epoch {step}: {show(batch['input_ids'][0], batch['labels'][0])}")
+
+# %% [markdown]
+# ## 4. Whole-word masking
+#
+# Choosing *tokens* often hides one piece of a word: `phil [MASK] ##rm ##onic` is easy to guess from the other
+# pieces. **Whole-word masking** (BERT's 2019 release; BERT-wwm for Chinese, Cui et al. 2019) chooses *words*
+# and masks all their pieces together. In Chinese every character is a token, so words come from a segmenter
+# (jieba here): `今天我玩DOTA` → 今天 / 我 / 玩 / DOTA, and masking 今天 hides both characters:
+# `今天我玩DOTA → [MASK][MASK]我玩DOTA`.
+
+# %%
+for whole_word in (False, True):  # seed 10 happens to choose 今 in both runs: compare what follows from it
+    example = mask_text("今天我玩DOTA", zh_tokenizer, whole_word=whole_word, seed=10)
+    print(f"whole_word={whole_word}\n{format_masked(example)}\n")
+example = mask_text(texts["English (wiki-en)"], tokenizer, whole_word=True, seed=1, mlm_probability=0.3)
+print(format_masked(example))
+
+# %% [markdown]
+# ## 5. Train a small BERT
+#
+# A 4-layer model with hidden size 128 (about 1.9 M parameters, most of them the 8,192 × 128 embedding table)
+# trained on masked LM + next sentence prediction (lesson 2) with dynamic masking, batches of 64 sequences of
+# 64 tokens, AdamW with warm-up and linear decay. The plot updates while it trains: the solid line is the
+# training batches, the diamonds the held-out articles (never trained on).
+#
+# The dotted line is the **unigram baseline**: always guessing the most frequent token ("the") — the score of a
+# model that has learned nothing about context. A trained model must beat it.
+
+# %%
+from bertlab.data import unigram_baseline
+from bertlab.lessons import LiveCurves
+from bertlab.pretrain import pretrain, summary_line
+
+options.out = fresh_run("lesson1-teacher")  # a new run each time the lesson runs; lesson 4 distils the latest
+baseline = unigram_baseline(data.held_out, token_id=unigram_baseline(data.train).token_id,
+                            num_batches=len(data.eval_batches), batch_size=data.eval_batches[0]["labels"].shape[0])
+curves = LiveCurves(["mlm_loss", "mlm_acc", "nsp_acc"], title="Lesson 1: masked LM (+ NSP) on wiki-en")
+curves.show()
+curves.reference("mlm_acc", baseline.accuracy, f"unigram baseline {baseline.accuracy:.1%}")
+curves.reference("nsp_acc", 0.5, "chance")
+result = pretrain(options, callbacks=[curves.series("tiny BERT, 4 layers")])
+print(summary_line(result))
+
+# %% [markdown]
+# What to look for: the masked-LM accuracy leaves the unigram baseline after a few hundred steps — the model
+# starts using context. NSP (right) stays near chance for a model this small and this short a training; lesson 2
+# looks at why. (In FAST mode the curves are only a few points.)
+#
+# ## 6. Fill in the blanks
+#
+# The trained run folder holds the weights, the tokenizer and the metrics; `load_run` reads it back. Type your
+# own sentence with one or more `[MASK]` (lower case works best: the tokenizer lower-cases).
+
+# %%
+from bertlab import load_run
+from bertlab.analysis.fill_mask import fill_mask
+from bertlab.lessons.inspect import format_fill_mask
+from bertlab.lessons.widgets import fill_mask_panel
+
+run = load_run(options.out)
+for text in ["the capital of [MASK] is paris .", "he was born in [MASK] and died in 1955 .",
+             "the [MASK] is the largest planet in the solar system ."]:
+    print(format_fill_mask(text, fill_mask(run.model, run.tokenizer, text)))
+display(fill_mask_panel(run.model, run.tokenizer, "the river flows into the [MASK] sea ."))
+
+# %% [markdown]
+# A model this small guesses frequent words that fit the grammar ("the", ",", "of") more often than the right
+# fact — compare with the unigram baseline: anything above it is context being used.
+#
+# ---
+# ## Exercises
+#
+# Write each function in its cell, run the cell, then run the check below it. The checks run hidden tests and
+# tell you precisely which rule your answer breaks. `bertlab.data.mask_tokens` is the library's version — try
+# without looking!
+#
+# ### Exercise 1.1 — BERT's masking rule
+#
+# `my_mask_tokens(input_ids, special_tokens_mask, vocab_size, mask_token_id=4, mlm_probability=0.15, generator=None)`
+# gets a batch `input_ids` (B, T) and a boolean `special_tokens_mask` (B, T) (True on `[CLS]`, `[SEP]`, `[PAD]`).
+# Return `(masked_input_ids, labels)`:
+#
+# - choose each real token with probability `mlm_probability`; never a special token;
+# - `labels` holds the original token at the chosen positions and **-100** everywhere else;
+# - of the chosen positions 80 % become `mask_token_id`, 10 % a random token drawn from ids 5 … vocab_size − 1
+#   (ids 0–4 are the special tokens), 10 % stay as they are;
+# - do not change `input_ids` in place; draw all random numbers from `generator`
+#   (`torch.rand(shape, generator=generator)`, `torch.randint(low, high, shape, generator=generator)`).
+
+# %%
+import torch
+
+
+def my_mask_tokens(input_ids, special_tokens_mask, vocab_size, mask_token_id=4, mlm_probability=0.15,
+                   generator=None):
+    # BEGIN SOLUTION
+    chosen = (torch.rand(input_ids.shape, generator=generator) < mlm_probability) & ~special_tokens_mask.bool()
+    labels = torch.where(chosen, input_ids, torch.full_like(input_ids, -100))
+    u = torch.rand(input_ids.shape, generator=generator)  # one draw decides what a chosen token becomes
+    to_mask = chosen & (u < 0.8)
+    to_random = chosen & (u >= 0.8) & (u < 0.9)
+    random_tokens = torch.randint(5, vocab_size, input_ids.shape, generator=generator, dtype=input_ids.dtype)
+    masked = torch.where(to_mask, torch.full_like(input_ids, mask_token_id), input_ids)
+    masked = torch.where(to_random, random_tokens, masked)
+    return masked, labels
+    # END SOLUTION
+
+
+# %%
+from bertlab.homework import check
+
+check("mlm_masking", my_mask_tokens)
+
+# %% [markdown]
+# ### Exercise 1.2 — Whole-word masking
+#
+# `my_whole_word_choice(word_ids, special_tokens_mask, mlm_probability=0.15, generator=None)` gets `word_ids`
+# (B, T): the word each token belongs to (all pieces of a word share an id; -1 on special tokens), and returns a
+# boolean (B, T) tensor of the chosen positions: every *word* is chosen with probability `mlm_probability`, and
+# then all of its pieces are chosen. Specials are never chosen. Hint: draw one number per position and give every
+# piece the number drawn for its word's first piece (`torch.cummax` finds "the last start position so far").
+
+# %%
+def my_whole_word_choice(word_ids, special_tokens_mask, mlm_probability=0.15, generator=None):
+    # BEGIN SOLUTION
+    B, T = word_ids.shape
+    draws = torch.rand((B, T), generator=generator)
+    starts = torch.ones((B, T), dtype=torch.bool)
+    starts[:, 1:] = word_ids[:, 1:] != word_ids[:, :-1]  # a new word begins here
+    first_piece = torch.where(starts, torch.arange(T).expand(B, T), 0)
+    first_piece = torch.cummax(first_piece, dim=1).values  # index of each position's word start
+    chosen = draws.gather(1, first_piece) < mlm_probability
+    return chosen & ~special_tokens_mask.bool()
+    # END SOLUTION
+
+
+# %%
+check("whole_word_masking", my_whole_word_choice)
+
+# %% [markdown]
+# ### Exercise 1.3 — The masked-LM loss
+#
+# `my_mlm_loss(logits, labels)`: `logits` (B, T, V), `labels` (B, T) with -100 where nothing is to be predicted.
+# Return the mean cross-entropy over the labelled positions only (one scalar tensor): every labelled position of
+# the batch counts the same, unlabelled ones not at all. If nothing is labelled, return 0 (not nan).
+
+# %%
+import torch.nn.functional as F
+
+
+def my_mlm_loss(logits, labels):
+    # BEGIN SOLUTION
+    selected = labels != -100
+    if not selected.any():
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits[selected], labels[selected])
+    # END SOLUTION
+
+
+# %%
+check("mlm_loss", my_mlm_loss)

@@ -1,0 +1,116 @@
+"""The helpers the lesson notebooks import from ``bertlab.lessons`` (fast unit tests; the notebooks
+themselves run in tests/test_notebooks.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def test_fast_switch_and_pick(monkeypatch):
+    from bertlab.lessons import fast_mode, pick, run_name
+
+    monkeypatch.setenv("BERTLAB_FAST", "1")
+    assert fast_mode() and pick(700, 12) == 12 and run_name("lesson1-teacher") == "lesson1-teacher-fast"
+    monkeypatch.setenv("BERTLAB_FAST", "0")
+    assert not fast_mode() and pick(700, 12) == 700 and run_name("x") == "x"
+
+
+def test_fresh_run_empties_only_run_folders(tmp_path, monkeypatch):
+    from bertlab.lessons import fresh_run
+
+    monkeypatch.setenv("BERTLAB_RUNS", str(tmp_path))
+    monkeypatch.delenv("BERTLAB_FAST", raising=False)
+    run = tmp_path / "lesson3-variant0"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    assert fresh_run("lesson3-variant0") == str(run) and not run.exists()
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "mine.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not a bertlab run folder"):
+        fresh_run("notes")
+    assert (other / "mine.txt").exists()
+
+
+def test_live_curves_collects_series_and_redraws_in_place():
+    from bertlab.lessons import LiveCurves
+
+    curves = LiveCurves(["mlm_loss", "mlm_acc"], min_interval=0.0)
+    a, b = curves.series("a"), curves.series("b")
+    for step in (5, 10):
+        a({"split": "train", "step": step, "mlm_loss": 9.0 - step / 10, "mlm_acc": 0.01 * step})
+        b({"split": "train", "step": step, "mlm_loss": 8.0, "mlm_acc": 0.02})
+    a({"split": "eval", "step": 10, "mlm_loss": 8.5, "mlm_acc": 0.05})
+    empty = LiveCurves(["mlm_acc", "nsp_acc"])
+    empty.reference("nsp_acc", 0.5, "chance")  # before any data: the line must still be drawn
+    assert len(empty.fig.layout.shapes) == 1 and empty.fig.layout.shapes[0].yref == "y2"
+    curves.reference("mlm_acc", 0.049, "baseline")
+    names = [t.name for t in curves.fig.data]
+    assert names.count("a (train)") == 2 and "a (held-out)" in names and "b (train)" in names
+    first = curves.fig.data[0]
+    assert list(first.x) == [5, 10] and first.y[0] == pytest.approx(8.5)
+    assert curves.last("a") == {"split": "eval", "step": 10, "mlm_loss": 8.5, "mlm_acc": 0.05}
+    with pytest.raises(ValueError, match="not one of the panels"):
+        curves.reference("nsp_acc", 0.5, "chance")
+
+
+def test_mask_with_split_follows_the_asked_split(news_tokenizer):
+    from bertlab.lessons.inspect import mask_with_split, masked_html
+
+    text = " ".join(["the prime minister said on tuesday that the government would act"] * 20)
+    example = mask_with_split(text, news_tokenizer, mlm_probability=0.5, mask_fraction=0.0, random_fraction=1.0,
+                              seed=1)
+    actions = [a for a in example["action"] if a is not None]
+    assert actions and set(actions) == {"random"}
+    assert example["masked_tokens"][0] == "[CLS]" and example["action"][0] is None
+    everything_masked = mask_with_split(text, news_tokenizer, mlm_probability=0.5, mask_fraction=1.0,
+                                        random_fraction=0.0, seed=1)
+    chosen = [i for i, a in enumerate(everything_masked["action"]) if a]
+    assert all(everything_masked["masked_tokens"][i] == "[MASK]" for i in chosen)
+    assert "target:" in masked_html(everything_masked)
+    with pytest.raises(ValueError, match="within"):
+        mask_with_split(text, news_tokenizer, mask_fraction=0.8, random_fraction=0.3)
+
+
+def test_overlap_separates_nsp_but_not_sop(news_corpus, news_tokenizer):
+    from bertlab.data import PretrainingDataset
+    from bertlab.lessons.inspect import pair_overlaps, threshold_accuracy
+
+    nsp = PretrainingDataset(news_corpus, news_tokenizer, max_seq_length=64, objective="mlm+nsp")
+    sop = PretrainingDataset(news_corpus, news_tokenizer, max_seq_length=64, objective="mlm+sop")
+    nsp_acc, _ = threshold_accuracy(*pair_overlaps(nsp, 1500))
+    overlaps, labels = pair_overlaps(sop, 1500)
+    sop_acc, _ = threshold_accuracy(overlaps, labels)
+    assert nsp_acc > 0.6  # topic alone solves a good part of NSP
+    assert abs(sop_acc - 0.5) < 0.06  # and none of SOP: the overlap is the same in either order
+    assert np.allclose(np.sort(overlaps[labels == 0]).mean(), np.sort(overlaps[labels == 1]).mean(), atol=0.02)
+
+
+def test_layer_mapping_and_parameter_figures():
+    from bertlab.config import get_preset
+    from bertlab.lessons.widgets import layer_mapping_figure, parameter_figure
+
+    fig = layer_mapping_figure(4, 12, [0, 3, 6, 9, 12])
+    labels = [a.text for a in fig.layout.annotations]
+    assert "g(1) = 3" in labels and "g(4) = 12" in labels
+    bars = parameter_figure({"bert": get_preset("bert-base", vocab_size=30000), "albert": get_preset("albert-base")})
+    totals = [float(t.rstrip("M")) for t in bars.data[-1].text]
+    assert totals[0] > 100 and totals[1] < 15  # ~109M vs ~12M with the pooler
+
+
+def test_widgets_build_and_redraw(news_tokenizer):
+    pytest.importorskip("ipywidgets")
+    from bertlab.lessons.widgets import albert_panel, masking_panel
+
+    panel = masking_panel({"en": news_tokenizer}, text="the prime minister said on tuesday that he would act")
+    view = panel.children[-1]
+    assert "target:" in view.value or "0 of" in view.value
+    albert = albert_panel(vocab_size=30000, hidden_size=768, embedding_size=128, num_hidden_layers=12)
+    formula = albert.widget.children[1]
+    assert "3,938,304" in formula.value and "23,040,000" in formula.value
+    assert albert.figure.fig is not None and len(albert.figure.fig.data) >= 2
+    share = albert.widget.children[0].children[0].children[2]
+    before, figure_before = formula.value, albert.figure.fig
+    share.value = "none"  # a control change redraws the formula and the figure
+    assert formula.value != before and albert.figure.fig is not figure_before

@@ -1,0 +1,70 @@
+"""Every lesson notebook executes headless, top to bottom, in FAST mode (``BERTLAB_FAST=1``), and its
+committed ``.ipynb`` matches its jupytext ``.py``.
+
+Runs go to a temporary folder (``BERTLAB_RUNS``), shared by the lessons of one test session so that lesson 4
+can reuse lesson 1's model as the course would (it trains one itself when run alone). Corpora and tokenizers
+come from the normal cache (``bertlab.paths.cache_dir``): they are pure functions of the package data.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+
+
+@pytest.fixture(scope="session")
+def lesson_runs(tmp_path_factory):
+    return tmp_path_factory.mktemp("lesson-runs")
+
+
+def test_there_are_lessons():
+    assert [p.stem[:2] for p in LESSONS][:4] == ["01", "02", "03", "04"]
+
+
+@pytest.mark.parametrize("source", LESSONS, ids=lambda p: p.stem)
+def test_ipynb_is_in_sync_with_its_py(source):
+    import jupytext
+
+    ipynb = source.with_suffix(".ipynb")
+    assert ipynb.exists(), f"{ipynb.name} is missing: run bash scripts/sync_notebooks.sh"
+    paired = json.loads(ipynb.read_text(encoding="utf-8"))
+    assert paired["metadata"]["kernelspec"]["name"] == "python3", "JupyterLab would ask for a kernel"
+    code_cells = [c for c in paired["cells"] if c["cell_type"] == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code_cells), \
+        f"{ipynb.name} has outputs: regenerate it with bash scripts/sync_notebooks.sh"
+    expected = [(c.cell_type, c.source) for c in jupytext.read(source).cells]
+    actual = [(c["cell_type"], "".join(c["source"])) for c in paired["cells"]]
+    assert actual == expected, f"{ipynb.name} differs from {source.name}: run bash scripts/sync_notebooks.sh"
+
+
+@pytest.mark.parametrize("source", LESSONS, ids=lambda p: p.stem)
+def test_notebook_executes_in_fast_mode(source, lesson_runs, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    monkeypatch.setenv("BERTLAB_FAST", "1")  # the kernel inherits this process's environment
+    monkeypatch.setenv("BERTLAB_RUNS", str(lesson_runs))
+    nb = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    start = time.monotonic()
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        pytest.fail(f"{source.name}: a cell failed in FAST mode:\n{str(err)[-4000:]}")
+    seconds = time.monotonic() - start
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    errors = [o for o in outputs if o.get("output_type") == "error"]
+    assert not errors, f"{source.name}: error outputs {[(e['ename'], e['evalue']) for e in errors]}"
+    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    assert "FAST mode" in text, "the lesson did not report FAST mode: is it reading BERTLAB_FAST?"
+    assert "Well done!" in text, "the solutions should pass their checks"
+    assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs), "no plotly figure drawn"
+    print(f"{source.name}: {seconds:.0f} s in FAST mode")
