@@ -53,6 +53,7 @@ class PretrainOptions:
     checkpoint_every: int = 200
     log_every: int = 10
     seed: int = 0
+    split_seed: int | None = None  # seed of the train / held-out document split (and held-out masks); None = seed
     out: str | None = "runs/tiny"
     resume: bool = False
     progress: bool = True
@@ -89,20 +90,23 @@ class PretrainData:
     eval_batches: list
 
 
-def build_data(options: PretrainOptions) -> PretrainData:
-    """Split by document, train the tokenizer on the training part, build both datasets."""
+def build_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
+    """Split by document, train the tokenizer on the training part (unless ``tokenizer`` is given, e.g. a
+    teacher's for distillation), build both datasets."""
     from bertlab.data import PretrainingDataset, get_tokenizer, load_corpus
 
     corpus = load_corpus(options.corpus)
-    train_corpus, held_out_corpus = corpus.split(options.held_out_fraction, seed=options.seed)
-    tokenizer = get_tokenizer(train_corpus, vocab_size=options.vocab_size, lowercase=options.lowercase)
+    split_seed = options.seed if options.split_seed is None else options.split_seed
+    train_corpus, held_out_corpus = corpus.split(options.held_out_fraction, seed=split_seed)
+    if tokenizer is None:
+        tokenizer = get_tokenizer(train_corpus, vocab_size=options.vocab_size, lowercase=options.lowercase)
     common = dict(max_seq_length=options.max_seq_length, objective=options.objective, whole_word=options.whole_word)
     train_data = PretrainingDataset(train_corpus, tokenizer, masking=options.masking, seed=options.seed, **common)
     if options.batch_size > len(train_data):
         raise ValueError(f"batch size {options.batch_size} is larger than the {len(train_data)} training examples "
                          f"of {corpus.name}; use a smaller --batch-size or a larger corpus")
     held_out = PretrainingDataset(held_out_corpus, tokenizer, masking="static", dupe_factor=1,
-                                  seed=options.seed + 1, **common)
+                                  seed=split_seed + 1, **common)  # the same held-out masks for every seed
     eval_size = min(64, len(held_out))
     n_batches = max(1, min(options.eval_examples, len(held_out)) // eval_size)
     eval_batches = [held_out.batch(i, eval_size) for i in range(n_batches)]
@@ -128,7 +132,11 @@ def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
 
     data = build_data(options)
     config = model_config(options, data.tokenizer.get_vocab_size())
-    model = model if model is not None else BertForPreTraining(config)
+    if model is None:
+        import torch
+
+        torch.manual_seed(options.seed)  # the initial weights depend on --seed (and only on it)
+        model = BertForPreTraining(config)
     settings = options.train_settings()
     run_dir = Path(options.out) if options.out else None
     baseline = unigram_baseline(data.held_out, token_id=unigram_baseline(data.train).token_id,

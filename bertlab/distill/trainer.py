@@ -222,4 +222,11 @@ class DistillationTask:
         return self.teacher
 
 
+try:  # the task-specific stage's student (needs bertlab.finetune)
+    from bertlab.distill.task_stage import BertForClassificationDistillation
+
+    DISTILL_MODEL_CLASSES["BertForClassificationDistillation"] = BertForClassificationDistillation
+except ImportError:
+    pass
+
 __all__ = ["BertForDistillation", "DistillationTask", "make_student", "DISTILL_MODEL_CLASSES", "DENOMINATORS"]

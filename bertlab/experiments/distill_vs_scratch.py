@@ -1,0 +1,416 @@
+"""Distillation vs training alone: a TinyBERT student against the same small model trained from scratch.
+
+One command trains, on one corpus and one document split:
+
+1. a teacher (preset ``small``: L4 H256, 5.5M parameters with the 8192-piece vocabulary);
+2. a student (preset ``tiny``: L2 H128, 1.55M = 28 % of the teacher) distilled from it with TinyBERT's
+   general distillation (embeddings, attention scores, hidden states, soft MLM and NSP targets; §3.1–3.2);
+3. the same student trained from scratch (plain MLM + NSP) for the same number of steps, batch size and
+   learning rate;
+
+students with two seeds each, and prints a table of parameters, held-out MLM accuracy and a downstream
+accuracy, with the spread between seeds. Held-out MLM accuracy is measured on the same masked held-out
+batches for every model (the teacher's held-out documents, the same masks). The downstream measure is
+fine-tuned sentence distance (ERNIE 2.0: adjacent / same document / other document) on the held-out
+documents when ``bertlab.finetune`` is installed, otherwise the pre-trained NSP head's held-out accuracy;
+the table says which.
+
+Why these sizes: with a vocabulary of 8192 the word embeddings are most of a small model (1.05M of tiny's
+1.55M), so a "third of the parameters" must come from a teacher that is wider *and* deeper: ``small``
+spends 3.2M on its four 256-wide layers, ``tiny`` 0.4M on two 128-wide ones. Every run's step count is
+fixed (not timed), so results do not depend on how busy the machine is; ``--budget-minutes`` scales them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+FULL_MINUTES = 20  # what the default step counts take on 2 idle cores of the reference CPU (see the README)
+
+
+@dataclass
+class Plan:
+    corpus: str = "wiki-en"
+    vocab_size: int = 8192
+    max_seq_length: int = 64
+    batch_size: int = 64
+    eval_examples: int = 1024
+    precision: str = "bf16"
+    device: str = "auto"
+    teacher_preset: str = "small"
+    teacher_overrides: dict = field(default_factory=dict)
+    teacher_steps: int = 1200
+    teacher_lr: float = 1e-3
+    student_preset: str = "tiny"
+    student_overrides: dict = field(default_factory=dict)
+    student_steps: int = 600
+    student_lr: float = 2e-3
+    seeds: tuple = (0, 1)
+    downstream: str = "auto"  # auto | nsp | a fine-tuning task name
+    finetune_steps: int = 300
+    finetune_lr: float = 3e-4  # bertlab finetune's default for fine-tuning
+
+    def scaled(self, factor: float) -> "Plan":
+        return replace(self, teacher_steps=max(10, round(self.teacher_steps * factor)),
+                       student_steps=max(5, round(self.student_steps * factor)),
+                       finetune_steps=max(5, round(self.finetune_steps * factor)))
+
+
+# --quick: the same pipeline on the small news corpus with toy shapes (tests; a minute or two)
+QUICK = Plan(corpus="news-en", vocab_size=1024, max_seq_length=32, batch_size=16, eval_examples=128, precision="fp32",
+             teacher_preset="tiny", teacher_overrides=dict(hidden_size=64, num_hidden_layers=4, num_attention_heads=4,
+                                                           intermediate_size=256),
+             teacher_steps=60, teacher_lr=2e-3,
+             student_overrides=dict(hidden_size=32, num_attention_heads=2, intermediate_size=128), student_steps=30,
+             finetune_steps=20, finetune_lr=1e-3)
+
+
+def add_arguments(parser) -> None:
+    d = Plan()
+    parser.add_argument("--out", default="runs/distill-vs-scratch",
+                        help="folder for the runs, results.json and results.md (finished runs in it are reused)")
+    parser.add_argument("--quick", action="store_true", help="toy sizes on news-en (a smoke test, ~1-2 min)")
+    parser.add_argument("--budget-minutes", type=float, default=None,
+                        help=f"scale every step count to this budget (default {FULL_MINUTES}: the recipe below)")
+    parser.add_argument("--corpus", help=f"pre-training corpus (default {d.corpus})")
+    parser.add_argument("--teacher-steps", type=int, help=f"default {d.teacher_steps}")
+    parser.add_argument("--student-steps", type=int, help=f"default {d.student_steps}")
+    parser.add_argument("--seeds", help="student seeds, comma-separated (default 0,1)")
+    parser.add_argument("--downstream", help="auto (sentence distance if bertlab.finetune is installed, else NSP), "
+                                             "nsp, or a fine-tuning task name")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), help=f"default {d.precision}")
+    parser.add_argument("--device", help="auto | cpu | cuda | mps")
+    parser.add_argument("--fresh", action="store_true", help="delete earlier runs in --out first")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def plan_from_args(args) -> Plan:
+    plan = replace(QUICK) if args.quick else Plan()
+    if args.budget_minutes is not None:
+        if args.budget_minutes <= 0:
+            raise ValueError(f"--budget-minutes must be positive, got {args.budget_minutes}")
+        plan = plan.scaled(args.budget_minutes / FULL_MINUTES)
+    changes = {k: getattr(args, k) for k in ("corpus", "teacher_steps", "student_steps", "downstream", "precision",
+                                             "device") if getattr(args, k, None) is not None}
+    if getattr(args, "seeds", None):
+        changes["seeds"] = tuple(int(s) for s in args.seeds.split(","))
+    return replace(plan, **changes)
+
+
+# --- runs ------------------------------------------------------------------------------------------------------
+
+def _matches(saved: dict, wanted: dict) -> bool:
+    """Saved options agree with every wanted one (None = "the default", which a run may have resolved)."""
+    return all(json.loads(json.dumps(saved.get(k))) == json.loads(json.dumps(v))
+               for k, v in wanted.items() if v is not None)
+
+
+def _prepare(run_dir: Path, wanted: dict) -> str:
+    """"reuse" a finished run made with these options, "resume" an interrupted one, or "new"."""
+    from bertlab.train.run import read_status
+
+    if not (run_dir / "config.json").exists():
+        if run_dir.exists():
+            shutil.rmtree(run_dir)  # a folder left before its config was written holds nothing to keep
+        return "new"
+    saved = json.loads((run_dir / "config.json").read_text()).get("options", {})
+    if not _matches(saved, wanted):
+        raise ValueError(f"{run_dir} holds a run with other settings; use --fresh or another --out")
+    status = read_status(run_dir).get("status")
+    if status == "finished" and (run_dir / "model.safetensors").exists():
+        return "reuse"
+    return "resume" if (run_dir / "checkpoints" / "latest.json").exists() else "new"
+
+
+def _run_seconds(run_dir: Path) -> float:
+    """Training time of a run folder (the loop's last ``elapsed``; after a resume, the resumed part only)."""
+    from bertlab.train.metrics import read_metrics
+
+    records = read_metrics(run_dir / "metrics.jsonl").records
+    return max((float(r.get("elapsed", 0.0)) for r in records), default=0.0)
+
+
+def _last_eval(run_dir: Path) -> dict:
+    from bertlab.train.metrics import read_metrics
+
+    evals = read_metrics(run_dir / "metrics.jsonl").split("eval")
+    if not evals:
+        raise ValueError(f"{run_dir}: no evaluation in metrics.jsonl")
+    return evals[-1]
+
+
+def pretrain_run(plan: Plan, run_dir: Path, preset: str, overrides: dict, steps: int, lr: float, seed: int,
+                 progress: bool) -> dict:
+    from bertlab.pretrain import PretrainOptions, pretrain
+
+    options = PretrainOptions(preset=preset, model_overrides=dict(overrides), corpus=plan.corpus,
+                              vocab_size=plan.vocab_size, max_seq_length=plan.max_seq_length,
+                              batch_size=plan.batch_size, eval_examples=plan.eval_examples, steps=steps,
+                              learning_rate=lr, precision=plan.precision, device=plan.device, seed=seed,
+                              split_seed=0, checkpoint_every=max(100, steps // 4), log_every=10, out=str(run_dir),
+                              progress=progress)
+    wanted = {k: v for k, v in asdict(options).items() if k not in ("out", "resume", "progress", "device")}
+    state = _prepare(run_dir, wanted)
+    if state != "reuse":
+        options.resume = state == "resume"
+        pretrain(options)
+    return _last_eval(run_dir)
+
+
+def distill_run(plan: Plan, run_dir: Path, teacher_dir: Path, seed: int, progress: bool) -> dict:
+    from bertlab.distill.run import DistillOptions, distill
+
+    o = plan.student_overrides
+    options = DistillOptions(teacher=str(teacher_dir), student_preset=plan.student_preset,
+                             student_hidden=o.get("hidden_size"), student_heads=o.get("num_attention_heads"),
+                             student_intermediate=o.get("intermediate_size"), student_layers=o.get("num_hidden_layers"),
+                             method="tinybert", steps=plan.student_steps, learning_rate=plan.student_lr,
+                             batch_size=plan.batch_size, eval_examples=plan.eval_examples, precision=plan.precision,
+                             device=plan.device, seed=seed, checkpoint_every=max(100, plan.student_steps // 4),
+                             out=str(run_dir), progress=progress)
+    wanted = {k: v for k, v in asdict(options).items() if k not in ("out", "resume", "progress", "device")}
+    state = _prepare(run_dir, wanted)
+    if state != "reuse":
+        options.resume = state == "resume"
+        distill(options)
+    return _last_eval(run_dir)
+
+
+# --- the downstream measure --------------------------------------------------------------------------------------
+
+def downstream_kind(plan: Plan) -> str:
+    if plan.downstream != "auto":
+        return plan.downstream
+    import importlib.util
+
+    if importlib.util.find_spec("bertlab.finetune.loop") is None:
+        return "nsp"
+    return f"sentence-distance:{plan.corpus}"
+
+
+class Downstream:
+    """The downstream measure, prepared once: NSP reads the pre-trained head's held-out accuracy; a task
+    fine-tunes every model the same way (same data, steps, learning rate, seed) and reads test accuracy.
+    A corpus-built task uses only the teacher's held-out documents, which no model saw in pre-training."""
+
+    def __init__(self, kind: str, plan: Plan, teacher_dir: Path, teacher_options: dict):
+        self.kind, self.plan = kind, plan
+        self.task = self.encoded = None
+        self.seconds = 0.0  # fine-tuning time, cached runs included
+        if kind != "nsp":
+            from bertlab.finetune.data import encode_task
+            from bertlab.finetune.tasks import load_task
+            from bertlab.train.run import load_run
+
+            self.tokenizer = load_run(teacher_dir).tokenizer  # every model here shares it
+            self.task = load_task(kind, seed=0, pretrained_options=teacher_options)
+            self.encoded = encode_task(self.task, self.tokenizer, max_seq_length=128)
+
+    def describe(self) -> str:
+        if self.kind == "nsp":
+            return "held-out NSP accuracy of the pre-trained NSP head (no fine-tuning)"
+        sizes = f"{len(self.task.train)} / {len(self.task.dev)} / {len(self.task.test)} train / dev / test examples"
+        labels = [label for e in self.task.test for label in ([e.label] if isinstance(e.label, str) else e.label)
+                  if label is not None]
+        majority = max(labels.count(x) for x in set(labels)) / len(labels)
+        return (f"{self.kind}, test accuracy after fine-tuning each model for {self.plan.finetune_steps} steps "
+                f"(lr {self.plan.finetune_lr:g}, best dev checkpoint) on {sizes} from the teacher's held-out "
+                f"documents ({self.task.info.get('documents', '')}); majority class {majority:.1%} of test")
+
+    def accuracy(self, run_dir: Path, last_eval: dict, seed: int, progress: bool) -> float:
+        if self.kind == "nsp":
+            if "nsp_acc" not in last_eval:
+                raise ValueError(f"{run_dir}: no held-out NSP accuracy (was it trained with objective mlm?)")
+            return float(last_eval["nsp_acc"])
+        saved = run_dir / "downstream" / "measure.json"
+        wanted = {"steps": self.plan.finetune_steps, "learning_rate": self.plan.finetune_lr, "seed": seed}
+        if saved.exists() and json.loads(saved.read_text()).get("options") == wanted:
+            cached = json.loads(saved.read_text())
+            self.seconds += cached.get("seconds", 0.0)
+            return float(cached["test"]["accuracy"])
+        from bertlab.finetune.loop import EncoderSource, FinetuneOptions, finetune
+        from bertlab.train.run import load_run
+
+        shutil.rmtree(run_dir / "downstream", ignore_errors=True)
+        run = load_run(run_dir)
+        source = EncoderSource(run.model_config, self.tokenizer, run.model, f"pre-trained run {run_dir}")
+        options = FinetuneOptions(task=self.kind, steps=self.plan.finetune_steps, learning_rate=self.plan.finetune_lr,
+                                  batch_size=32, precision=self.plan.precision, device=self.plan.device, seed=seed,
+                                  out=str(run_dir / "downstream"), progress=progress)
+        result = finetune(options, task=self.task, source=source, encoded=self.encoded)
+        self.seconds += result.seconds
+        saved.write_text(json.dumps({"options": wanted, "test": result.test, "seconds": result.seconds}))
+        return float(result.test["accuracy"])
+
+
+# --- the table ---------------------------------------------------------------------------------------------------
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _cell(values: list[float]) -> str:
+    if len(values) == 1:
+        return _pct(values[0])
+    mean = sum(values) / len(values)
+    return f"{_pct(mean)} ({', '.join(f'{100 * v:.1f}' for v in values)})"
+
+
+def summarize(results: dict) -> dict:
+    """Means, spreads (max − min over seeds) and whether each part of the target held."""
+    teacher = results["teacher"]
+    groups = {}
+    for name in ("distilled", "scratch"):
+        runs = results[name]
+        groups[name] = {}
+        for measure in ("mlm_acc", "downstream_acc"):
+            values = [r[measure] for r in runs]
+            groups[name][measure] = {"values": values, "mean": sum(values) / len(values),
+                                     "spread": max(values) - min(values)}
+    checks = {}
+    for measure in ("mlm_acc", "downstream_acc"):
+        d, s = groups["distilled"][measure], groups["scratch"][measure]
+        margin = d["mean"] - s["mean"]
+        spread = max(d["spread"], s["spread"])
+        checks[f"beats_scratch_{measure}"] = {"margin": margin, "spread": spread, "held": margin > spread}
+    kept = groups["distilled"]["downstream_acc"]["mean"] / max(teacher["downstream_acc"], 1e-12)
+    ratio = results["parameters"]["student"] / results["parameters"]["teacher"]
+    checks["keeps_90pct_of_teacher_downstream"] = {"kept": kept, "held": kept >= 0.9}
+    checks["at_most_a_third_of_parameters"] = {"ratio": ratio, "held": ratio <= 1 / 3}
+    return {"groups": groups, "checks": checks, "target_held": all(c["held"] for c in checks.values())}
+
+
+def markdown(results: dict, summary: dict) -> str:
+    p, t = results["parameters"], results["teacher"]
+    g, c = summary["groups"], summary["checks"]
+    kind = results["downstream"]
+    down = results["downstream_description"]
+    shapes = results["shapes"]
+    header = "NSP" if kind == "nsp" else kind
+    lines = [f"| model | shape | parameters | held-out MLM accuracy | downstream accuracy ({header}) |",
+             "|---|---|---|---|---|",
+             f"| teacher | {shapes['teacher']} | {p['teacher'] / 1e6:.2f}M | {_pct(t['mlm_acc'])} "
+             f"| {_pct(t['downstream_acc'])} |"]
+    for name, label in (("distilled", "TinyBERT student (distilled)"), ("scratch", "same student from scratch")):
+        lines.append(f"| {label} | {shapes['student']} | {p['student'] / 1e6:.2f}M ({p['student'] / p['teacher']:.0%}) "
+                     f"| {_cell(g[name]['mlm_acc']['values'])} | {_cell(g[name]['downstream_acc']['values'])} |")
+    seeds = ", ".join(str(s) for s in results["plan"]["seeds"])
+    plan = results["plan"]
+    lines += ["", f"Students: mean over seeds {seeds} (each seed in brackets); {plan['student_steps']} steps "
+                  f"each; teacher {plan['teacher_steps']} steps; corpus {plan['corpus']}. "
+                  f"Downstream: {down}.", ""]
+    for measure, label in (("mlm_acc", "held-out MLM accuracy"), ("downstream_acc", "downstream accuracy")):
+        check = c[f"beats_scratch_{measure}"]
+        lines.append(f"- distilled − scratch {label}: {100 * check['margin']:+.1f} points; largest seed spread "
+                     f"{100 * check['spread']:.1f} points → {'held' if check['held'] else 'NOT held'}")
+    kept_mlm = {name: g[name]["mlm_acc"]["mean"] / max(t["mlm_acc"], 1e-12) for name in ("distilled", "scratch")}
+    lines.append(f"- (for reference: the distilled student keeps {kept_mlm['distilled']:.0%} of the teacher's held-out "
+                 f"MLM accuracy, the student from scratch {kept_mlm['scratch']:.0%})")
+    kept = c["keeps_90pct_of_teacher_downstream"]
+    lines.append(f"- distilled student keeps {kept['kept']:.0%} of the teacher's downstream accuracy (target ≥ 90 %) "
+                 f"→ {'held' if kept['held'] else 'NOT held'}")
+    ratio = c["at_most_a_third_of_parameters"]
+    lines.append(f"- student parameters: {ratio['ratio']:.0%} of the teacher's (target ≤ 33 %) → "
+                 f"{'held' if ratio['held'] else 'NOT held'}")
+    students = sum(v for k, v in results["timings"].items() if k.startswith(("distilled", "scratch")))
+    lines.append(f"- target {'held' if summary['target_held'] else 'NOT held'}")
+    lines.append(f"- time: {results['seconds'] / 60:.1f} min in all (teacher {results['timings']['teacher'] / 60:.1f}, "
+                 f"four students {students / 60:.1f}, downstream {results['timings']['downstream'] / 60:.1f})")
+    return "\n".join(lines) + "\n"
+
+
+def _shape(config: dict) -> str:
+    return f"L{config['num_hidden_layers']} H{config['hidden_size']} A{config['num_attention_heads']}"
+
+
+# --- the command -------------------------------------------------------------------------------------------------
+
+def run(args) -> int:
+    plan = plan_from_args(args)
+    results = run_plan(plan, Path(args.out), fresh=args.fresh, progress=not args.quiet)
+    print(results["markdown"])
+    print(f"results: {Path(args.out) / 'results.md'} and results.json")
+    return 0
+
+
+def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) -> dict:
+    from bertlab.analysis.params import count_parameters
+    from bertlab.config import BertConfig
+    from bertlab.io import atomic_write_json, atomic_write_text
+
+    if fresh and out.exists():
+        for name in ("teacher", *(f"{kind}-seed{s}" for kind in ("distilled", "scratch") for s in plan.seeds)):
+            shutil.rmtree(out / name, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    began = time.time()
+    timings = {}
+
+    def say(text: str) -> None:
+        print(f"[distill-vs-scratch {time.time() - began:6.0f} s] {text}", file=sys.stderr, flush=True)
+
+    kind = downstream_kind(plan)
+    say(f"teacher: {plan.teacher_preset} {plan.teacher_overrides or ''} for {plan.teacher_steps} steps")
+    teacher_dir = out / "teacher"
+    teacher_eval = pretrain_run(plan, teacher_dir, plan.teacher_preset, plan.teacher_overrides, plan.teacher_steps,
+                                plan.teacher_lr, 0, progress)
+    timings["teacher"] = _run_seconds(teacher_dir)
+    teacher_config = json.loads((teacher_dir / "config.json").read_text())
+    teacher_options = teacher_config["options"]
+    runs = {"distilled": [], "scratch": []}
+    for seed in plan.seeds:
+        for name in ("distilled", "scratch"):
+            run_dir = out / f"{name}-seed{seed}"
+            say(f"{name} student, seed {seed}: {plan.student_steps} steps")
+            if name == "distilled":
+                last = distill_run(plan, run_dir, teacher_dir, seed, progress)
+            else:
+                last = pretrain_run(plan, run_dir, plan.student_preset, plan.student_overrides, plan.student_steps,
+                                    plan.student_lr, seed, progress)
+            timings[run_dir.name] = _run_seconds(run_dir)
+            runs[name].append({"seed": seed, "run": str(run_dir), "mlm_acc": float(last["mlm_acc"]),
+                               "nsp_acc": last.get("nsp_acc"), "last_eval": last})
+    say(f"downstream measure: {kind}")
+    downstream = Downstream(kind, plan, teacher_dir, teacher_options)
+    teacher_down = downstream.accuracy(teacher_dir, teacher_eval, 0, progress)
+    for name in runs:
+        for r in runs[name]:
+            r["downstream_acc"] = downstream.accuracy(Path(r["run"]), r["last_eval"], r["seed"], progress)
+    timings["downstream"] = downstream.seconds
+    student_config = BertConfig.from_dict(json.loads((out / f"scratch-seed{plan.seeds[0]}" / "config.json")
+                                                     .read_text())["model"])
+    distilled_config = json.loads((out / f"distilled-seed{plan.seeds[0]}" / "config.json").read_text())
+    if distilled_config["model"] != student_config.to_dict():
+        raise RuntimeError("the distilled and the from-scratch student have different shapes; this is a bug")
+    teacher_vocab = json.loads((teacher_dir / "tokenizer.json").read_text())["model"]["vocab"]
+    for r in runs["scratch"]:  # trained on the same split, so get_tokenizer must have given the same vocabulary
+        if json.loads((Path(r["run"]) / "tokenizer.json").read_text())["model"]["vocab"] != teacher_vocab:
+            raise RuntimeError(f"{r['run']} has another tokenizer than the teacher; the comparison would be unfair")
+    results = {
+        "plan": asdict(plan), "downstream": kind, "downstream_description": downstream.describe(),
+        "seconds": sum(timings.values()), "seconds_this_call": time.time() - began, "timings": timings,
+        "parameters": {"teacher": count_parameters(BertConfig.from_dict(teacher_config["model"])).unique,
+                       "student": count_parameters(student_config).unique},
+        "shapes": {"teacher": _shape(teacher_config["model"]), "student": _shape(student_config.to_dict())},
+        "teacher": {"run": str(teacher_dir), "mlm_acc": float(teacher_eval["mlm_acc"]),
+                    "nsp_acc": teacher_eval.get("nsp_acc"), "downstream_acc": teacher_down},
+        "distilled": [{k: v for k, v in r.items() if k != "last_eval"} for r in runs["distilled"]],
+        "scratch": [{k: v for k, v in r.items() if k != "last_eval"} for r in runs["scratch"]],
+    }
+    # The distilled runs scored the teacher on the very same held-out batches (with the eager attention path,
+    # which differs from SDPA by rounding): a clearly different number would mean different held-out data.
+    for r, logged in zip(results["distilled"], (r["last_eval"].get("teacher_mlm_acc") for r in runs["distilled"])):
+        r["teacher_mlm_acc_logged"] = logged
+        if logged is not None and abs(logged - results["teacher"]["mlm_acc"]) > 0.005:
+            raise RuntimeError(f"{r['run']}: teacher MLM accuracy {logged:.4f} on its held-out batches differs from "
+                               f"the teacher run's {results['teacher']['mlm_acc']:.4f}: the held-out data differ")
+    summary = summarize(results)
+    results["summary"] = summary
+    results["markdown"] = markdown(results, summary)
+    atomic_write_json(out / "results.json", results)
+    atomic_write_text(out / "results.md", results["markdown"])
+    return results
