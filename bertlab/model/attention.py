@@ -1,10 +1,21 @@
 """Multi-head self-attention (Vaswani et al. 2017 §3.2; BERT §3).
 
-Two paths compute the same thing:
-- fast: ``torch.nn.functional.scaled_dot_product_attention`` (fused kernels, flash attention on GPUs);
+Three paths compute the same thing:
+- fast: ``torch.nn.functional.scaled_dot_product_attention`` (fused kernels, flash attention on GPUs,
+  and on CPUs whenever no attention dropout is needed, i.e. at evaluation time);
+- CPU training: written out with bertlab's fast dropout mask (``dropout.py``). With dropout, torch's SDPA
+  falls back on CPUs to the same written-out computation, but with a slow ``bernoulli_`` mask; in bf16 its
+  fused CPU kernel trains slower than these plain batched matrix products (measured in
+  ``benchmarks/README.md``);
 - eager: written out, used when the caller asks for the attention maps. It returns the scores
   ``QK^T / sqrt(d)`` *before* the padding mask and softmax (what TinyBERT distils, §3.1) and the
-  probabilities (what the attention pictures show). ``tests/test_model.py`` checks both paths agree.
+  probabilities (what the attention pictures show). ``tests/test_model.py`` checks the paths agree.
+
+The mask is *additive*: (B, 1, 1, T) with 0 where a key may be attended and a very large negative
+number on padding, added to the scores before the softmax (so padded keys get weight 0).
+Q, K and V come from one matrix product with the three weight matrices stacked (one large product is
+faster than three small ones); the weights stay separate modules ``query``, ``key``, ``value``, so the
+state dict keeps BERT's names.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bertlab.config import BertConfig
+from bertlab.model.dropout import dropout
 
 
 class SelfAttention(nn.Module):
@@ -29,23 +41,34 @@ class SelfAttention(nn.Module):
         self.value = nn.Linear(H, H)
         self.dropout_p = config.attention_probs_dropout_prob
 
-    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+    def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Q, K, V, each (B, A, T, d), from one product with the stacked (3H, H) weight."""
         B, T, _ = x.shape
-        return x.view(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # (B, A, T, d)
+        weight = torch.cat((self.query.weight, self.key.weight, self.value.weight))  # (3H, H)
+        bias = torch.cat((self.query.bias, self.key.bias, self.value.bias))  # (3H,)
+        qkv = F.linear(x, weight, bias).view(B, T, 3, self.num_heads, self.head_dim)  # (B, T, 3, A, d)
+        return qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, A, T, d)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None, output_attentions: bool = False):
-        """x (B, T, H); mask (B, 1, 1, T) boolean, True = may attend; returns context (B, T, H),
-        and with ``output_attentions`` also (scores, probabilities), each (B, A, T, T)."""
+        """x (B, T, H); mask (B, 1, 1, T) additive (0 = may attend, very negative = padding); returns
+        context (B, T, H), and with ``output_attentions`` also (scores, probabilities), each (B, A, T, T)."""
         B, T, H = x.shape
-        q, k, v = self._split_heads(self.query(x)), self._split_heads(self.key(x)), self._split_heads(self.value(x))
+        q, k, v = self._qkv(x)
         dropout_p = self.dropout_p if self.training else 0.0
-        if not output_attentions:
-            context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)  # (B, A, T, d)
-            scores = probs = None
-        else:
+        scores = probs = None
+        if output_attentions:
             scores = q @ k.transpose(-1, -2) / math.sqrt(self.head_dim)  # (B, A, T, T)
-            masked = scores if mask is None else scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+            masked = scores if mask is None else scores + mask.to(scores.dtype)
             probs = masked.softmax(dim=-1)  # each query's weights over the keys sum to 1
-            context = F.dropout(probs, dropout_p, self.training) @ v  # (B, A, T, d)
+            context = dropout(probs, dropout_p, self.training) @ v  # (B, A, T, d)
+        elif x.device.type == "cpu" and torch.is_grad_enabled() and (dropout_p > 0 or q.dtype != torch.float32):
+            weights = (q * (1.0 / math.sqrt(self.head_dim))) @ k.transpose(-1, -2)  # (B, A, T, T)
+            if mask is not None:
+                weights = weights + mask.to(weights.dtype)
+            context = dropout(weights.softmax(dim=-1), dropout_p) @ v  # (B, A, T, d)
+        else:
+            if mask is not None:
+                mask = mask.to(q.dtype)
+            context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)  # (B, A, T, d)
         context = context.transpose(1, 2).reshape(B, T, H)  # (B, T, H): heads concatenated
         return context, scores, probs

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bertlab.config import BertConfig
+from bertlab.model.dropout import Dropout
 from bertlab.model.embeddings import BertEmbeddings
 from bertlab.model.encoder import Encoder
 from bertlab.model.heads import MaskedLMHead, Pooler, SentencePairHead
@@ -62,10 +63,11 @@ class BertModel(BertPreTrainedModel):
             raise ValueError(f"input_ids must have shape (batch, sequence), got {tuple(input_ids.shape)}")
         if input_ids.device.type == "cpu":
             self.embeddings.check_ids(input_ids, token_type_ids)
+        x = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
         mask = None
         if attention_mask is not None and not (input_ids.device.type == "cpu" and bool(attention_mask.all())):
-            mask = attention_mask[:, None, None, :].bool()  # (B, 1, 1, T): every query sees the same keys
-        x = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
+            # (B, 1, 1, T), added to the attention scores: 0 on real keys, the most negative float on padding
+            mask = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
         x, hidden_states, attentions, scores = self.encoder(x, mask, output_attentions, output_hidden_states)
         pooled = self.pooler(x) if self.pooler is not None else None
         return EncoderOutput(x, pooled, hidden_states, attentions, scores)
@@ -133,7 +135,7 @@ class BertForSequenceClassification(BertPreTrainedModel):
         self.config = config
         self.num_labels = num_labels
         self.bert = BertModel(config)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = Dropout(config.hidden_dropout_prob)
         self.classifier = nn.Linear(config.hidden_size, num_labels)
         self.init_weights()
 
@@ -153,7 +155,7 @@ class BertForTokenClassification(BertPreTrainedModel):
         self.config = config
         self.num_labels = num_labels
         self.bert = BertModel(config, add_pooler=False)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = Dropout(config.hidden_dropout_prob)
         self.classifier = nn.Linear(config.hidden_size, num_labels)
         self.init_weights()
 

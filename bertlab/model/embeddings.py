@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from bertlab.config import BertConfig
+from bertlab.model.dropout import Dropout
 
 
 class BertEmbeddings(nn.Module):
@@ -20,7 +21,7 @@ class BertEmbeddings(nn.Module):
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, E)
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, E)
         self.norm = nn.LayerNorm(E, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = Dropout(config.hidden_dropout_prob)
         # E x H projection, only when E != H (otherwise BERT: the sum already has width H)
         self.projection = nn.Linear(E, config.hidden_size) if config.is_factorized else None
         self.max_positions = config.max_position_embeddings

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bertlab.config import BertConfig
+from bertlab.model.dropout import Dropout
 from bertlab.model.attention import SelfAttention
 
 ACTIVATIONS = {
@@ -26,7 +27,7 @@ class AttentionBlock(nn.Module):
         super().__init__()
         self.attention = SelfAttention(config)
         self.output = nn.Linear(config.hidden_size, config.hidden_size)  # mixes the concatenated heads
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = Dropout(config.hidden_dropout_prob)
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.pre_norm = config.norm_placement == "pre"
 
@@ -43,7 +44,7 @@ class FeedForwardBlock(nn.Module):
         self.intermediate = nn.Linear(config.hidden_size, config.intermediate_size)  # H -> 4H
         self.output = nn.Linear(config.intermediate_size, config.hidden_size)  # 4H -> H
         self.activation = ACTIVATIONS[config.hidden_act]
-        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dropout = Dropout(config.hidden_dropout_prob)
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.pre_norm = config.norm_placement == "pre"
 

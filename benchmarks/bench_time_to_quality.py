@@ -1,0 +1,165 @@
+"""Time to quality: what ``--preset tiny`` learns on wiki-en in a few minutes of this CPU.
+
+    python benchmarks/bench_time_to_quality.py [--minutes 5] [--recipe fast-cpu]
+    python benchmarks/bench_time_to_quality.py --table [--minutes 5]        # the recipe ladder, for the README
+    python benchmarks/bench_time_to_quality.py --recipe bert --steps 1200   # a fixed number of steps instead
+
+Each run trains a fresh model with ``bertlab.pretrain.pretrain`` (the same code as ``bertlab pretrain``) and
+prints the held-out MLM accuracy, the held-out NSP accuracy, the unigram baseline (always predicting the
+training text's most frequent token, scored on the same held-out masks), tokens/s and steps.
+
+The budget is a number of optimizer steps, worked out from the throughput *this* recipe reaches here: a
+short probe trains the recipe's model for a few dozen steps in windows and keeps the best window (other
+work on a shared machine only ever slows a window down, so the best one is the closest to the uncontended
+speed). steps = minutes x 60 x tokens/s / tokens per step. On a quiet machine the run then takes about the
+budget; on a busy one it takes longer but does the same work. ``--tokens-per-s`` fixes the throughput
+instead (e.g. one measured on a quiet machine), ``--steps`` the step count.
+
+``--table`` runs the ladder of recipes below, from BERT's plain settings to the fast-cpu recipe, one change
+per row, and prints a markdown table (``benchmarks/README.md`` and ``docs/recipe.md`` hold one). Each row's
+results can also be produced separately (``--rung N --json FILE``) and joined (``--from-json FILES``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from bertlab.pretrain import PretrainOptions, build_data, pretrain  # noqa: E402
+from bertlab.recipes import recipe_options  # noqa: E402
+
+# The ladder: each rung adds one change to the one before (what each bought is in docs/recipe.md).
+LADDER: list[tuple[str, str, dict]] = [
+    ("bert", "BERT's settings: post-LN, dropout 0.1, fp32, lr 1e-3, warm-up 6 %, WordPiece 8192, seq 128, batch 32", {}),
+]
+
+
+def ladder_options(rung: int) -> dict:
+    """PretrainOptions values of ladder rung ``rung`` (the changes of rungs 0..rung, in order)."""
+    values: dict = {}
+    for _, _, change in LADDER[:rung + 1]:
+        change = dict(change)
+        overrides = change.pop("model_overrides", {})
+        values.update(change)
+        values["model_overrides"] = {**values.get("model_overrides", {}), **overrides}
+    return values
+
+
+def base_options(values: dict, **extra) -> PretrainOptions:
+    options = dict(preset="tiny", corpus="wiki-en", out=None, progress=False, checkpoint_every=0, log_every=25)
+    options.update(values)
+    options.update(extra)
+    return PretrainOptions(**options)
+
+
+def tokens_per_step(options: PretrainOptions, data=None, batches: int = 50) -> float:
+    """Mean real (non-padding) tokens in a training batch."""
+    data = data or build_data(options)
+    return sum(float(data.train.batch(s, options.batch_size)["attention_mask"].sum()) for s in range(batches)) / batches
+
+
+def probe_throughput(values: dict, steps: int = 60, window: int = 5) -> float:
+    """Best tokens/s over windows of ``window`` steps while training the recipe's model for ``steps`` steps."""
+    rates: list[float] = []
+    pretrain(base_options(values, steps=steps, log_every=window, eval_examples=64),
+             callbacks=(lambda r: rates.append(r["tokens_per_s"]) if r["split"] == "train" else None,))
+    return max(rates[1:] or rates)  # the first window includes warming up
+
+
+def unigram(options: PretrainOptions) -> float:
+    from bertlab.data import unigram_baseline
+
+    data = build_data(options)
+    token = unigram_baseline(data.train).token_id
+    return unigram_baseline(data.held_out, token_id=token, num_batches=len(data.eval_batches),
+                            batch_size=data.eval_batches[0]["labels"].shape[0]).accuracy
+
+
+def run(values: dict, minutes: float, steps: int | None = None, tokens_per_s: float | None = None,
+        label: str = "") -> dict:
+    options = base_options(values)
+    per_step = tokens_per_step(options)
+    probed = None
+    if steps is None:
+        if tokens_per_s is None:
+            tokens_per_s = probed = probe_throughput(values)
+        steps = max(1, int(minutes * 60 * tokens_per_s / per_step))
+    options = base_options(values, steps=steps)
+    print(f"[{label}] {steps} steps ({per_step:.0f} tokens each"
+          + (f", budget {minutes:g} min at {tokens_per_s:,.0f} tokens/s" if tokens_per_s else "") + ")",
+          file=sys.stderr, flush=True)
+    train_rates: list[float] = []
+    began = time.time()
+    result = pretrain(options, callbacks=(lambda r: train_rates.append(r["tokens_per_s"])
+                                          if r["split"] == "train" else None,))
+    seconds = time.time() - began
+    e = result.last_eval
+    return {"label": label, "values": values, "steps": steps, "tokens_per_step": per_step,
+            "tokens_per_s_budget": tokens_per_s, "tokens_per_s_probe": probed,
+            "tokens_per_s_train_best": max(train_rates) if train_rates else None,
+            "train_seconds": seconds, "minutes": minutes, "mlm_acc": e.get("mlm_acc"), "nsp_acc": e.get("nsp_acc"),
+            "mlm_loss": e.get("mlm_loss"), "nsp_loss": e.get("nsp_loss"), "eval_examples": e.get("examples"),
+            "unigram_acc": unigram(options), "threads": torch.get_num_threads()}
+
+
+def describe(r: dict) -> str:
+    nsp = "n/a" if r["nsp_acc"] is None else f"{r['nsp_acc']:.1%}"
+    return (f"held-out MLM accuracy {r['mlm_acc']:.1%} (unigram baseline {r['unigram_acc']:.1%}), "
+            f"NSP accuracy {nsp} (chance 50 %), {r['steps']} steps x {r['tokens_per_step']:.0f} tokens, "
+            f"budget tokens/s {r['tokens_per_s_budget']:,.0f}, trained in {r['train_seconds']:.0f} s wall")
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| # | recipe (change from the row above) | tok/s | steps | held-out MLM acc | unigram | NSP acc |",
+             "|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(rows):
+        nsp = "n/a" if r["nsp_acc"] is None else f"{r['nsp_acc']:.1%}"
+        lines.append(f"| {i} | {r['label']} | {r['tokens_per_s_budget']:,.0f} | {r['steps']} | {r['mlm_acc']:.1%} | "
+                     f"{r['unigram_acc']:.1%} | {nsp} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=5.0, help="training budget (default 5)")
+    parser.add_argument("--recipe", default="fast-cpu", help="a bertlab recipe (bertlab/recipes.py)")
+    parser.add_argument("--table", action="store_true", help="run the whole ladder and print a markdown table")
+    parser.add_argument("--rung", type=int, help="run one ladder rung (0 = BERT's settings)")
+    parser.add_argument("--steps", type=int, help="train this many steps (no throughput probe)")
+    parser.add_argument("--tokens-per-s", type=float, help="budget throughput (no probe)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--json", help="write the result(s) to this JSON file")
+    parser.add_argument("--from-json", nargs="+", help="print the table of these result files and stop")
+    args = parser.parse_args(argv)
+    if args.from_json:
+        rows = [r for f in args.from_json for r in json.loads(Path(f).read_text())]
+        print(table(rows))
+        return 0
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"CPU threads: {torch.get_num_threads()} ({os.cpu_count()} cores); wiki-en, preset tiny", file=sys.stderr)
+    if args.table or args.rung is not None:
+        rungs = range(len(LADDER)) if args.table else [args.rung]
+        rows = [run(ladder_options(i), args.minutes, args.steps, args.tokens_per_s, label=LADDER[i][1]) for i in rungs]
+    else:
+        rows = [run(recipe_options(args.recipe), args.minutes, args.steps, args.tokens_per_s, label=args.recipe)]
+    for r in rows:
+        print(f"{r['label']}: {describe(r)}")
+    if len(rows) > 1 or args.table:
+        print("\n" + table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
