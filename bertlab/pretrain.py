@@ -37,6 +37,10 @@ class PretrainOptions:
     vocab_size: int = 8192
     lowercase: bool = True
     max_seq_length: int = 128
+    # sequence-length warm-up: the first warmup_seq_steps steps (a fraction of steps if < 1) train on inputs of
+    # warmup_seq_length tokens, with a batch that keeps the tokens per step; 0 = off (docs/recipe.md)
+    warmup_seq_length: int = 0
+    warmup_seq_steps: float = 0.0
     held_out_fraction: float = 0.1  # documents kept out of training for evaluation
     eval_examples: int = 1024
     # training (see TrainSettings for the rest)
@@ -63,12 +67,31 @@ class PretrainOptions:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         if self.share_layers is not None and self.share_layers not in SHARE_MODES:
             raise ValueError(f"share_layers must be one of {', '.join(SHARE_MODES)}, got {self.share_layers!r}")
+        if self.warmup_seq_length and not 8 <= self.warmup_seq_length <= self.max_seq_length:
+            raise ValueError(f"warmup_seq_length must be between 8 and max_seq_length ({self.max_seq_length}), "
+                             f"got {self.warmup_seq_length}")
+        if self.warmup_seq_steps < 0:
+            raise ValueError(f"warmup_seq_steps must be >= 0, got {self.warmup_seq_steps}")
         if not 0 < self.held_out_fraction < 1:
             raise ValueError(f"held_out_fraction must be between 0 and 1, got {self.held_out_fraction}")
 
     def train_settings(self) -> TrainSettings:
         names = {f.name for f in dataclasses.fields(TrainSettings)}
         return TrainSettings(**{k: v for k, v in asdict(self).items() if k in names})
+
+    @property
+    def warmup_seq_step_count(self) -> int:
+        """Steps on short inputs (0 without sequence-length warm-up)."""
+        if not self.warmup_seq_length:
+            return 0
+        count = self.warmup_seq_steps * self.steps if self.warmup_seq_steps < 1 else self.warmup_seq_steps
+        return min(self.steps, int(count))
+
+    @property
+    def warmup_batch_size(self) -> int:
+        """Batch size on short inputs: the same number of tokens per step, a multiple of grad_accumulation."""
+        size = self.batch_size * self.max_seq_length // max(1, self.warmup_seq_length)
+        return max(self.grad_accumulation, size - size % self.grad_accumulation)
 
 
 def model_config(options: PretrainOptions, vocab_size: int) -> BertConfig:
@@ -88,6 +111,7 @@ class PretrainData:
     held_out: object  # PretrainingDataset
     tokenizer: object
     eval_batches: list
+    warmup_train: object = None  # PretrainingDataset of short inputs for sequence-length warm-up, or None
 
 
 def build_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
@@ -110,7 +134,25 @@ def build_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
     eval_size = min(64, len(held_out))
     n_batches = max(1, min(options.eval_examples, len(held_out)) // eval_size)
     eval_batches = [held_out.batch(i, eval_size) for i in range(n_batches)]
-    return PretrainData(train_data, held_out, tokenizer, eval_batches)
+    warmup = None
+    if options.warmup_seq_length and options.warmup_seq_step_count:
+        warmup = PretrainingDataset(train_corpus, tokenizer, masking=options.masking, seed=options.seed,
+                                    **{**common, "max_seq_length": options.warmup_seq_length})
+    return PretrainData(train_data, held_out, tokenizer, eval_batches, warmup)
+
+
+def batch_function(options: PretrainOptions, data: PretrainData):
+    """``batch_fn(step)`` for the training loop: short inputs during sequence-length warm-up, then full ones.
+
+    Still a pure function of the step, so ``--resume`` stays exact."""
+    short_steps = options.warmup_seq_step_count if data.warmup_train is not None else 0
+
+    def batch_fn(step: int):
+        if step < short_steps:
+            return data.warmup_train.batch(step, options.warmup_batch_size)
+        return data.train.batch(step - short_steps, options.batch_size)
+
+    return batch_fn
 
 
 def options_for_resume(out: str | Path, steps: int | None = None) -> PretrainOptions:
@@ -157,8 +199,8 @@ def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
               f"unigram baseline MLM accuracy {baseline.accuracy:.1%}; model: {model.num_parameters():,} parameters",
               file=sys.stderr)
     task = PretrainingTask(data.eval_batches, nsp_weight=options.nsp_weight)
-    return train(model, task, lambda step: data.train.batch(step, options.batch_size), settings, run_dir,
-                 resume=options.resume, callbacks=callbacks)
+    return train(model, task, batch_function(options, data), settings, run_dir, resume=options.resume,
+                 callbacks=callbacks)
 
 
 def summary_line(result: TrainResult) -> str:

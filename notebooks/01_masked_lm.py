@@ -22,11 +22,11 @@
 #    model sees in their place;
 # 3. compare **static** and **dynamic** masking, and **whole-word masking** in English and Chinese (今天我玩DOTA);
 # 4. train a small BERT on Wikipedia text and watch its loss and accuracy live;
-# 5. ask it to fill in your own sentences;
+# 5. find out where its accuracy comes from, and ask it to fill in your own sentences;
 # 6. write the masking rule and the loss yourself, checked by hidden tests.
 #
-# Everything here runs on a laptop CPU. The training takes about 3 minutes; with `BERTLAB_FAST=1` it is cut to
-# a few steps (for automated tests — the numbers are then meaningless).
+# Everything here runs on a laptop CPU. The training takes a few minutes (about 2–3 on an idle 2-core CPU); with
+# `BERTLAB_FAST=1` it is cut to a few steps (for automated tests — the numbers are then meaningless).
 
 # %%
 import torch
@@ -158,9 +158,9 @@ print(format_masked(example))
 # %% [markdown]
 # ## 5. Train a small BERT
 #
-# A 4-layer model with hidden size 128 (about 1.9 M parameters, most of them the 8,192 × 128 embedding table)
-# trained on masked LM + next sentence prediction (lesson 2) with dynamic masking, batches of 64 sequences of
-# 64 tokens, AdamW with warm-up and linear decay. The plot updates while it trains: the solid line is the
+# The `tiny` preset: BERT with 2 layers of hidden size 128 and 2 attention heads (about 1.5 M parameters, most of
+# them the 8,192 × 128 embedding table), trained on masked LM + next sentence prediction (lesson 2) with dynamic
+# masking, batches of 64 sequences of 64 tokens, AdamW with warm-up and linear decay, 1,000 steps. The plot updates while it trains: the solid line is the
 # training batches, the diamonds the held-out articles (never trained on).
 #
 # The dotted line is the **unigram baseline**: always guessing the most frequent token ("the") — the score of a
@@ -178,35 +178,61 @@ curves = LiveCurves(["mlm_loss", "mlm_acc", "nsp_acc"], title="Lesson 1: masked 
 curves.show()
 curves.reference("mlm_acc", baseline.accuracy, f"unigram baseline {baseline.accuracy:.1%}")
 curves.reference("nsp_acc", 0.5, "chance")
-result = pretrain(options, callbacks=[curves.series("tiny BERT, 4 layers")])
+result = pretrain(options, callbacks=[curves.series("tiny BERT")])
 print(summary_line(result))
 
 # %% [markdown]
-# What to look for: the masked-LM accuracy leaves the unigram baseline after a few hundred steps — the model
-# starts using context. NSP (right) stays near chance for a model this small and this short a training; lesson 2
-# looks at why. (In FAST mode the curves are only a few points.)
+# What to look for: for the first ~150 steps the model *is* the unigram baseline — it guesses "the" everywhere
+# (accuracy flat at the dotted line, loss around 7). Then the accuracy leaves the baseline. NSP (right) stays near
+# chance for a model this small and this short a training; lesson 2 looks at why. (Deeper is not better here: a
+# 4-layer post-LN model at this learning rate stays at the baseline for all of 700 steps.) In FAST mode the
+# curves are only a few points.
 #
-# ## 6. Fill in the blanks
+# ## 6. Where does the accuracy come from?
 #
-# The trained run folder holds the weights, the tokenizer and the metrics; `load_run` reads it back. Type your
-# own sentence with one or more `[MASK]` (lower case works best: the tokenizer lower-cases).
+# Remember the 80/10/10 rule: at 10 % of the chosen positions the model *sees the very token it must predict*.
+# Copying it is the easiest thing to learn. Split the held-out accuracy by what the model saw:
 
 # %%
+import pandas as pd
+
 from bertlab import load_run
+from bertlab.lessons.inspect import accuracy_by_case, held_out_guesses
+
+run = load_run(options.out)
+cases = accuracy_by_case(run.model, data.eval_batches)  # the same held-out batches the plot evaluated
+display(pd.DataFrame(cases).T.style.format({"positions": "{:.0f}", "accuracy": "{:.1%}"}))
+print(f"unigram baseline: {baseline.accuracy:.1%}")
+
+# %% [markdown]
+# A model trained for a few minutes gets most of its accuracy from the **unchanged** positions (it copies its
+# input) while at **`[MASK]`** it is still close to the unigram baseline: it has learned *which* positions hold
+# frequent words, but little yet about *which* word the context calls for. That is the honest state of a
+# 1.5 M-parameter model after ~65 k sentences; BERT-base trained for a million steps of 256 × 512 tokens. Watch the
+# `[MASK]` row when you train longer (`bertlab pretrain --resume --steps 5000 --out …` continues this run).
+#
+# Here are its guesses on held-out text (the Wikipedia articles it never trained on):
+
+# %%
+display(pd.DataFrame(held_out_guesses(run.model, run.tokenizer, data.eval_batches[0], rows=12)))
+
+# %% [markdown]
+# ## 7. Fill in the blanks
+#
+# The run folder holds the weights, the tokenizer and the metrics; `load_run` read it back above. Type your own
+# sentence with one or more `[MASK]` (lower case works best: the tokenizer lower-cases). After section 6 you
+# know what to expect from a model this young: frequent words, little sense of the particular context.
+
+# %%
 from bertlab.analysis.fill_mask import fill_mask
 from bertlab.lessons.inspect import format_fill_mask
 from bertlab.lessons.widgets import fill_mask_panel
 
-run = load_run(options.out)
-for text in ["the capital of [MASK] is paris .", "he was born in [MASK] and died in 1955 .",
-             "the [MASK] is the largest planet in the solar system ."]:
+for text in ["paris is the capital [MASK] france .", "he was born in [MASK] and died in 1955 ."]:
     print(format_fill_mask(text, fill_mask(run.model, run.tokenizer, text)))
 display(fill_mask_panel(run.model, run.tokenizer, "the river flows into the [MASK] sea ."))
 
 # %% [markdown]
-# A model this small guesses frequent words that fit the grammar ("the", ",", "of") more often than the right
-# fact — compare with the unigram baseline: anything above it is context being used.
-#
 # ---
 # ## Exercises
 #

@@ -108,7 +108,7 @@ curves = LiveCurves(["mlm_loss", "mlm_acc"], title="static vs dynamic masking, N
 curves.show()
 results = {}
 for k, (name, change) in enumerate(recipes.items()):
-    options = lesson1_options(model_overrides={}, corpus="news-en", steps=pick(300, 6), eval_every=pick(75, 6),
+    options = lesson1_options(corpus="news-en", steps=pick(300, 6), eval_every=pick(75, 6),
                               log_every=pick(10, 2), eval_examples=pick(512, 64), out=fresh_run(f"lesson5-run{k}"),
                               **change)
     results[name] = pretrain(options, callbacks=[curves.series(name)])

@@ -115,6 +115,8 @@ teacher, student, task = distilbert_pair()
 train(student, task, synthetic_batch, TrainSettings(steps=3, **FAST))
 if dist.get_rank() == 0:
     save_file({{k: v.contiguous() for k, v in student.state_dict().items()}}, {out!r})
+from bertlab.train.distributed import cleanup
+cleanup()
 """
 
 

@@ -114,3 +114,25 @@ def test_widgets_build_and_redraw(news_tokenizer):
     before, figure_before = formula.value, albert.figure.fig
     share.value = "none"  # a control change redraws the formula and the figure
     assert formula.value != before and albert.figure.fig is not figure_before
+
+
+def test_threads_follow_the_free_cores(monkeypatch):
+    import os
+
+    import torch
+
+    from bertlab.lessons.settings import choose_threads
+
+    monkeypatch.delenv("BERTLAB_FAST", raising=False)
+    monkeypatch.delenv("BERTLAB_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    assert choose_threads()[0] == 2  # idle: torch's default
+    monkeypatch.setattr(os, "getloadavg", lambda: (5.0, 5.0, 5.0))
+    assert choose_threads()[0] == 1  # busy: never more threads than free cores
+    monkeypatch.setenv("BERTLAB_THREADS", "2")
+    assert choose_threads() == (2, "BERTLAB_THREADS")
+    monkeypatch.delenv("BERTLAB_THREADS")
+    monkeypatch.setenv("BERTLAB_FAST", "1")
+    assert choose_threads() == (1, "FAST mode")

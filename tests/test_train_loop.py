@@ -151,6 +151,8 @@ import torch.distributed as dist
 if dist.get_rank() == 0:
     save_file({{k: v.contiguous() for k, v in model.state_dict().items()}}, {out!r})
     print("LOSS", result.last_train["loss"])
+from bertlab.train.distributed import cleanup
+cleanup()
 """
 
 

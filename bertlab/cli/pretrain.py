@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import dataclasses
 from pathlib import Path
 
 from bertlab.cli import CliError
+from bertlab.train.distributed import cleanup
 from bertlab.config import PRESETS, SHARE_MODES
 
 
@@ -67,6 +69,9 @@ def run(args) -> int:
         values["progress"] = not given.get("quiet", False)
         options = PretrainOptions(**values)
     result = pretrain(options)
+    cleanup()  # under torchrun: leave the process group before exiting
+    if int(os.environ.get("RANK", 0)) != 0:
+        return 0  # rank 0 reports for all
     print(summary_line(result))
     if options.out:
         print(f"run folder: {options.out}  (explore it: bertlab dashboard --runs {Path(options.out).parent})")

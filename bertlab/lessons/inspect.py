@@ -231,16 +231,71 @@ def mask_coverage(dataset, epochs: int = 10, num_examples: int = 200) -> list[fl
     seen = None
     coverage = []
     for epoch in range(epochs):
+        rows = dataset.examples(epoch).rows(np.arange(n))  # static: copy epoch % dupe_factor, masks included
         if dataset.masking == "static":
-            rows = dataset.examples(epoch).rows(np.arange(n))
-            chosen = torch.as_tensor(rows["labels"]) != IGNORE_INDEX
-            real = ~torch.as_tensor(rows["special_tokens_mask"])
-        else:
-            rows = dataset.examples(epoch).rows(np.arange(n))
+            labels = torch.as_tensor(rows["labels"])
+        else:  # what the collator does for every batch: a fresh mask
             generator = torch.Generator().manual_seed(1000 + epoch)
-            batch = dataset.collator.collate_arrays(**rows, generator=generator)
-            chosen = batch["labels"] != IGNORE_INDEX
-            real = ~torch.as_tensor(rows["special_tokens_mask"])
+            labels = dataset.collator.collate_arrays(**rows, generator=generator)["labels"]
+        chosen = labels != IGNORE_INDEX
+        real = ~torch.as_tensor(rows["special_tokens_mask"])
         seen = chosen if seen is None else seen | chosen
         coverage.append(float(seen[real].float().mean()))
     return coverage
+
+
+@torch.no_grad()
+def held_out_guesses(model, tokenizer, batch: dict, rows: int = 12, top_k: int = 3, context: int = 4) -> list[dict]:
+    """The model's guesses at the masked positions of a held-out batch: context, target, top guesses, right?
+
+    ``batch`` is one of ``build_data(...).eval_batches`` (masked once, when it was built, so the table is the
+    same every time). Returns up to ``rows`` dicts, one per masked position, in reading order.
+    """
+    was_training = model.training
+    model.eval()
+    inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+    logits = model(**inputs).prediction_logits  # (B, T, V)
+    model.train(was_training)
+    out = []
+    for b, t in (batch["labels"] != IGNORE_INDEX).nonzero().tolist():
+        ids = batch["input_ids"][b].tolist()
+        left = " ".join(tokenizer.id_to_token(i) for i in ids[max(1, t - context):t])
+        right = " ".join(tokenizer.id_to_token(i) for i in ids[t + 1:t + 1 + context] if i != 0)
+        probs = logits[b, t].float().softmax(-1)
+        top = probs.topk(top_k)
+        target = tokenizer.id_to_token(int(batch["labels"][b, t]))
+        guesses = [tokenizer.id_to_token(int(i)) for i in top.indices]
+        out.append({"context": f"{left} ___ {right}", "target": target,
+                    "model sees": tokenizer.id_to_token(ids[t]),
+                    "guesses": ", ".join(f"{g} {p:.0%}" for g, p in zip(guesses, top.values.tolist())),
+                    "right": "✔" if guesses[0] == target else ""})
+        if len(out) >= rows:
+            break
+    return out
+
+
+@torch.no_grad()
+def accuracy_by_case(model, batches) -> dict[str, dict]:
+    """Masked-LM accuracy split by what the model saw at the chosen position (BERT's 80/10/10 cases).
+
+    "[MASK]": the token was hidden; "random": replaced by another token; "unchanged": the model sees the very
+    token it must predict, so copying it is enough. A small model's overall accuracy can come mostly from the
+    unchanged 10 %: this split shows how much comes from context.
+    """
+    from bertlab.data.tokenizer import MASK_ID as MASK
+
+    was_training = model.training
+    model.eval()
+    counts = {case: [0, 0] for case in ("[MASK]", "random", "unchanged")}  # correct, total
+    for batch in batches:
+        inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids", "labels")}
+        out = model(**inputs)
+        chosen = batch["labels"] != IGNORE_INDEX
+        seen, target = batch["input_ids"][chosen], batch["labels"][chosen]
+        right = out.masked_lm_logits.argmax(-1) == out.masked_lm_labels
+        for case, where in (("[MASK]", seen == MASK), ("unchanged", seen == target),
+                            ("random", (seen != MASK) & (seen != target))):
+            counts[case][0] += int(right[where].sum())
+            counts[case][1] += int(where.sum())
+    model.train(was_training)
+    return {case: {"positions": n, "accuracy": c / max(n, 1)} for case, (c, n) in counts.items()}

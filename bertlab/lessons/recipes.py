@@ -14,14 +14,19 @@ TEACHER_RUN = "lesson1-teacher"  # lesson 1 trains it, lesson 4 distils it
 
 
 def lesson1_options(**changes):
-    """Lesson 1's model: 4 layers × H 128 × 4 heads on wiki-en, MLM + NSP, dynamic masking, seq 64, batch 64."""
+    """Lesson 1's model: the ``tiny`` preset (BERT, 2 layers × H 128 × 2 heads) on wiki-en, MLM + NSP, dynamic
+    masking, sequences of 64 tokens, batches of 64, peak learning rate 2e-3.
+
+    Why 2 layers: on this data a 4-layer post-LN BERT at this learning rate stays at the unigram stage
+    (always guessing "the", held-out MLM accuracy 4.1 %) for all of 700 steps, while the 2-layer one leaves
+    it within ~200 steps (9.9 % at step 400). Lesson 3 uses 4 pre-LN layers for the same reason.
+    """
     from bertlab.pretrain import PretrainOptions
 
     options = PretrainOptions(
-        preset="tiny", model_overrides=dict(num_hidden_layers=4, num_attention_heads=4),
-        corpus="wiki-en", objective="mlm+nsp", masking="dynamic", max_seq_length=64,
+        preset="tiny", corpus="wiki-en", objective="mlm+nsp", masking="dynamic", max_seq_length=64,
         batch_size=pick(64, 8), learning_rate=2e-3, warmup=0.06, precision=lesson_precision(),
-        steps=pick(700, 12), eval_every=pick(100, 6), log_every=pick(10, 3), eval_examples=pick(1024, 64),
+        steps=pick(1000, 12), eval_every=pick(125, 6), log_every=pick(10, 3), eval_examples=pick(1024, 64),
         checkpoint_every=0, progress=False, out=str(runs_dir() / run_name(TEACHER_RUN)))
     return replace(options, **changes)
 

@@ -46,10 +46,10 @@ def runs_dir() -> Path:
 def choose_threads() -> tuple[int, str]:
     """How many CPU threads torch should use in a lesson, and why.
 
-    ``BERTLAB_THREADS`` wins. Otherwise one thread in FAST mode and whenever the machine is already busier
-    than it has cores: with more runnable threads than cores, torch's worker threads spin-wait for each
-    other and a 2-thread step can be ten times slower than a 1-thread one (measured on a shared 2-core
-    machine). On an idle machine torch's default (one thread per core) is kept.
+    ``BERTLAB_THREADS`` wins. Otherwise one thread in FAST mode, and otherwise the cores that are free when the
+    lesson starts (cores minus the load average, rounded; at least one): with more runnable threads than
+    cores, torch's worker threads spin-wait for each other and a 2-thread step can be ten times slower than a
+    1-thread one (measured on a shared 2-core machine). An idle machine keeps torch's default.
     """
     import torch
 
@@ -57,11 +57,13 @@ def choose_threads() -> tuple[int, str]:
         return int(os.environ["BERTLAB_THREADS"]), "BERTLAB_THREADS"
     if fast_mode():
         return 1, "FAST mode"
+    default = torch.get_num_threads()
     cores = os.cpu_count() or 1
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    if cores > 1 and load > cores - 0.5:
-        return 1, f"the machine is busy (load {load:.1f} on {cores} cores)"
-    return torch.get_num_threads(), "torch's default"
+    free = max(1, min(default, round(cores - load)))
+    if free < default:
+        return free, f"{cores} cores, load {load:.1f}: only the free cores; set BERTLAB_THREADS to override"
+    return default, "torch's default"
 
 
 def lesson_precision() -> str:

@@ -57,5 +57,8 @@ def shard(batch: dict[str, torch.Tensor], info: DistInfo) -> dict[str, torch.Ten
 
 
 def cleanup() -> None:
+    """Leave the process group: wait for every rank, then destroy it. A process that exits with the group
+    still alive can abort in gloo's threads ("terminate called without an active exception")."""
     if dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
