@@ -40,6 +40,13 @@ from bertlab.recipes import recipe_options  # noqa: E402
 # The ladder: each rung adds one change to the one before (what each bought is in docs/recipe.md).
 LADDER: list[tuple[str, str, dict]] = [
     ("bert", "BERT's settings: post-LN, dropout 0.1, fp32, lr 1e-3, warm-up 6 %, WordPiece 8192, seq 128, batch 32", {}),
+    ("bf16", "+ bf16 autocast on the CPU", {"precision": "bf16"}),
+    ("pre-ln", "+ pre-LN, no dropout, lr 2e-3, warm-up 5 %",
+     {"learning_rate": 2e-3, "warmup": 0.05,
+      "model_overrides": {"norm_placement": "pre", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}}),
+    ("vocab-2048", "+ WordPiece 2048", {"vocab_size": 2048}),
+    ("seq-warmup", "+ 2/3 of the steps on 16-token inputs (batch 256): the fast-cpu recipe",
+     {"warmup_seq_length": 16, "warmup_seq_steps": 0.667}),
 ]
 
 

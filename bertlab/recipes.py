@@ -14,12 +14,19 @@ RECIPES: dict[str, dict] = {
     # BERT's own choices (Devlin et al. 2019, §A.2) at the tiny preset: post-LN, dropout 0.1, fp32,
     # linear warm-up then decay, WordPiece 8192, 128-token pairs, batch 32, lr 1e-3.
     "bert": {},
-    "fast-cpu": {},  # filled in below
+    # What got --preset tiny furthest in a few CPU minutes (docs/recipe.md): the same L2/H128 shape with
+    # pre-LN (tolerates a higher learning rate), no dropout (a few minutes cannot overfit 470k words),
+    # bf16 autocast, a 2048-piece vocabulary, and a sequence-length warm-up: two thirds of the steps on
+    # 16-token inputs (batch 256, the same tokens per step), the rest on 128-token inputs.
+    "fast-cpu": {"precision": "bf16", "learning_rate": 2e-3, "warmup": 0.05, "vocab_size": 2048,
+                 "warmup_seq_length": 16, "warmup_seq_steps": 0.667,
+                 "model_overrides": {"norm_placement": "pre", "hidden_dropout_prob": 0.0,
+                                     "attention_probs_dropout_prob": 0.0}},
 }
 
 RECIPE_DESCRIPTIONS: dict[str, str] = {
     "bert": "BERT's settings (post-LN, dropout 0.1, fp32, lr 1e-3): bertlab pretrain's defaults",
-    "fast-cpu": "",
+    "fast-cpu": "tiny in CPU minutes: pre-LN, no dropout, bf16, lr 2e-3, vocab 2048, 2/3 of steps on 16-token inputs",
 }
 
 

@@ -22,7 +22,7 @@ show_parameters() {
 }
 
 train_tiny_model() {
-    step "pre-train a tiny BERT (L2/H128) on wiki-en for $STEPS steps: MLM + NSP, dynamic masking"
+    step "pre-train a tiny BERT (L2/H128, recipe fast-cpu) on wiki-en for $STEPS steps: MLM + NSP, dynamic masking"
     if [ -f "$RUN/checkpoints/latest.json" ]; then
         if grep -q '"status": "finished"' "$RUN/status.json" 2>/dev/null \
             && grep -q "\"total_steps\": $STEPS" "$RUN/status.json"; then
@@ -31,7 +31,7 @@ train_tiny_model() {
         fi
         "$BERTLAB" pretrain --out "$RUN" --resume --steps "$STEPS"
     else
-        "$BERTLAB" pretrain --preset tiny --corpus wiki-en --objective mlm+nsp --steps "$STEPS" \
+        "$BERTLAB" pretrain --preset tiny --recipe fast-cpu --corpus wiki-en --objective mlm+nsp --steps "$STEPS" \
             --eval-every 250 --out "$RUN"
     fi
 }

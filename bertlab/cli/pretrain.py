@@ -22,32 +22,38 @@ def register(subparsers) -> None:
                     "Ctrl-C saves a checkpoint; --resume continues it.",
         epilog="example: bertlab pretrain --preset tiny --corpus wiki-en --steps 2000 --out runs/tiny",
         argument_default=argparse.SUPPRESS)  # only flags given explicitly reach PretrainOptions
-    p.add_argument("--preset", default=d.preset, choices=list(PRESETS), help=f"model shape (default {d.preset})")
+    p.add_argument("--preset", choices=list(PRESETS), help=f"model shape (default {d.preset})")
     p.add_argument("--embedding-size", type=int, help="E, the token-embedding width (ALBERT factorization)")
     p.add_argument("--share-layers", choices=SHARE_MODES, help="ALBERT cross-layer sharing")
-    p.add_argument("--corpus", default=d.corpus, help="built-in corpus name (see `bertlab corpus list`), "
+    p.add_argument("--corpus", help="built-in corpus name (see `bertlab corpus list`), "
                                                       "a text file or a folder (default wiki-en)")
-    p.add_argument("--objective", default=d.objective, choices=OBJECTIVES, help="default mlm+nsp")
-    p.add_argument("--masking", default=d.masking, choices=("dynamic", "static"), help="default dynamic (RoBERTa)")
+    p.add_argument("--objective", choices=OBJECTIVES, help="default mlm+nsp")
+    p.add_argument("--masking", choices=("dynamic", "static"), help="default dynamic (RoBERTa)")
     p.add_argument("--whole-word", action="store_true", help="whole-word masking")
-    p.add_argument("--vocab-size", type=int, default=d.vocab_size, help=f"WordPiece vocabulary (default {d.vocab_size})")
-    p.add_argument("--max-seq-length", type=int, default=d.max_seq_length, help=f"default {d.max_seq_length}")
-    p.add_argument("--steps", type=int, default=d.steps, help=f"optimizer steps (default {d.steps})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"global batch (default {d.batch_size})")
-    p.add_argument("--lr", type=float, default=d.learning_rate, dest="learning_rate",
+    p.add_argument("--vocab-size", type=int, help=f"WordPiece vocabulary (default {d.vocab_size})")
+    p.add_argument("--max-seq-length", type=int, help=f"default {d.max_seq_length}")
+    p.add_argument("--steps", type=int, help=f"optimizer steps (default {d.steps})")
+    p.add_argument("--batch-size", type=int, help=f"global batch (default {d.batch_size})")
+    p.add_argument("--lr", type=float, dest="learning_rate",
                    help=f"peak learning rate (default {d.learning_rate})")
-    p.add_argument("--warmup", type=float, default=d.warmup, help="warm-up: fraction of steps (<1) or steps")
-    p.add_argument("--grad-accumulation", type=int, default=d.grad_accumulation)
-    p.add_argument("--nsp-weight", type=float, default=d.nsp_weight, help="weight of the NSP/SOP loss")
-    p.add_argument("--precision", default=d.precision, choices=("auto", "fp32", "bf16"),
+    p.add_argument("--warmup", type=float, help="warm-up: fraction of steps (<1) or steps")
+    p.add_argument("--grad-accumulation", type=int)
+    p.add_argument("--nsp-weight", type=float, help="weight of the NSP/SOP loss")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
                    help="auto = bf16 autocast on CUDA, fp32 elsewhere")
-    p.add_argument("--device", default=d.device, help="auto | cpu | cuda | mps (auto: cuda > mps > cpu)")
+    p.add_argument("--device", help="auto | cpu | cuda | mps (auto: cuda > mps > cpu)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--eval-every", type=int, default=d.eval_every, help="held-out evaluation interval (0 = end)")
-    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
-    p.add_argument("--log-every", type=int, default=d.log_every, help="metrics.jsonl line interval")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--out", default=d.out, help=f"run folder (default {d.out})")
+    p.add_argument("--eval-every", type=int, help="held-out evaluation interval (0 = end)")
+    p.add_argument("--checkpoint-every", type=int)
+    p.add_argument("--log-every", type=int, help="metrics.jsonl line interval")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", help=f"run folder (default {d.out})")
+    p.add_argument("--recipe", choices=("bert", "fast-cpu"),
+                   help="start from a named recipe (bertlab/recipes.py; docs/recipe.md): bert = BERT's settings "
+                        "(the defaults), fast-cpu = what trains --preset tiny furthest in CPU minutes")
+    p.add_argument("--warmup-seq-length", type=int,
+                   help="sequence-length warm-up: train the first --warmup-seq-steps on inputs this long")
+    p.add_argument("--warmup-seq-steps", type=float, help="steps (or a fraction of --steps, < 1) on short inputs")
     p.add_argument("--config", help="JSON file of options and/or model fields (command-line flags given "
                                     "explicitly win)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -64,7 +70,14 @@ def run(args) -> int:
     if given.get("resume"):
         options = options_for_resume(given.get("out", PretrainOptions.out), steps=given.get("steps"))
     else:
-        values = load_options_file(given["config"]) if "config" in given else {}
+        from bertlab.recipes import recipe_options
+
+        values = recipe_options(given["recipe"]) if "recipe" in given else {}
+        if "config" in given:
+            from_file = load_options_file(given["config"])
+            overrides = {**values.get("model_overrides", {}), **from_file.pop("model_overrides", {})}
+            values.update(from_file)
+            values["model_overrides"] = overrides
         values.update({f.name: given[f.name] for f in dataclasses.fields(PretrainOptions) if f.name in given})
         values["progress"] = not given.get("quiet", False)
         options = PretrainOptions(**values)

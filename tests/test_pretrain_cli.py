@@ -1,0 +1,31 @@
+"""`bertlab pretrain` option precedence: defaults < --recipe < --config < explicit flags."""
+
+import json
+
+from bertlab.cli import main
+
+
+def test_recipe_config_and_flags_reach_the_run(tmp_path, capsys):
+    config = tmp_path / "opts.json"
+    config.write_text(json.dumps({"learning_rate": 0.004, "max_seq_length": 32, "hidden_size": 64,
+                                  "num_attention_heads": 2}))
+    out = tmp_path / "run"
+    code = main(["pretrain", "--recipe", "fast-cpu", "--config", str(config), "--corpus", "news-en",
+                 "--steps", "4", "--batch-size", "8", "--log-every", "2", "--out", str(out), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    saved = json.loads((out / "config.json").read_text())
+    options, model = saved["options"], saved["model"]
+    assert options["vocab_size"] == 2048 and options["warmup_seq_length"] == 16  # from the recipe
+    assert options["learning_rate"] == 0.004 and options["max_seq_length"] == 32  # the file beats the recipe
+    assert options["batch_size"] == 8 and options["steps"] == 4  # explicit flags beat both
+    assert model["norm_placement"] == "pre" and model["hidden_size"] == 64  # recipe and file model fields merge
+
+
+def test_bad_arguments_fail_clearly(tmp_path, capsys):
+    assert main(["pretrain", "--steps", "0", "--out", str(tmp_path / "r")]) == 2
+    assert "--steps must be positive" in capsys.readouterr().err
+    assert main(["pretrain", "--corpus", "no-such-corpus", "--steps", "2", "--out", str(tmp_path / "r")]) == 2
+    assert "unknown corpus 'no-such-corpus'" in capsys.readouterr().err
+    assert main(["pretrain", "--corpus", "news-en", "--batch-size", "100000", "--steps", "2",
+                 "--out", str(tmp_path / "r2"), "--quiet"]) == 2
+    assert "larger than the" in capsys.readouterr().err
