@@ -8,12 +8,15 @@ Each run trains a fresh model with ``bertlab.pretrain.pretrain`` (the same code 
 prints the held-out MLM accuracy, the held-out NSP accuracy, the unigram baseline (always predicting the
 training text's most frequent token, scored on the same held-out masks), tokens/s and steps.
 
-The budget is a number of optimizer steps, worked out from the throughput *this* recipe reaches here: a
-short probe trains the recipe's model for a few dozen steps in windows and keeps the best window (other
-work on a shared machine only ever slows a window down, so the best one is the closest to the uncontended
-speed). steps = minutes x 60 x tokens/s / tokens per step. On a quiet machine the run then takes about the
-budget; on a busy one it takes longer but does the same work. ``--tokens-per-s`` fixes the throughput
-instead (e.g. one measured on a quiet machine), ``--steps`` the step count.
+The budget is a number of optimizer steps, worked out from the speed *this* recipe reaches here: a short
+probe trains the recipe's model for a few dozen steps in windows and keeps the fastest window of each phase
+(other work on a shared machine only ever slows a window down, so the fastest one is the closest to the
+uncontended speed). A recipe with sequence-length warm-up has two phases of different speed (short inputs
+with a big batch, then full-length inputs), so the probe times both and the step count solves
+short steps x s/step(short) + long steps x s/step(long) = minutes x 60. On a quiet machine the run then
+takes about the budget; on a busy one it takes longer but does the same work. ``--tokens-per-s`` fixes the
+throughput instead (e.g. one measured on a quiet machine; steps = minutes x 60 x tokens/s / tokens per
+step), ``--steps`` the step count.
 
 ``--table`` runs the ladder of recipes below, from BERT's plain settings to the fast-cpu recipe, one change
 per row, and prints a markdown table (``benchmarks/README.md`` and ``docs/recipe.md`` hold one). Each row's
@@ -74,12 +77,34 @@ def tokens_per_step(options: PretrainOptions, data=None, batches: int = 50) -> f
     return sum(float(data.train.batch(s, options.batch_size)["attention_mask"].sum()) for s in range(batches)) / batches
 
 
-def probe_throughput(values: dict, steps: int = 60, window: int = 5) -> float:
-    """Best tokens/s over windows of ``window`` steps while training the recipe's model for ``steps`` steps."""
-    rates: list[float] = []
-    pretrain(base_options(values, steps=steps, log_every=window, eval_examples=64),
-             callbacks=(lambda r: rates.append(r["tokens_per_s"]) if r["split"] == "train" else None,))
-    return max(rates[1:] or rates)  # the first window includes warming up
+def probe_step_seconds(values: dict, steps: int = 60, window: int = 5) -> dict[str, float]:
+    """Fastest seconds per step of each phase ("short" inputs of a sequence-length warm-up, "long" full-length
+    inputs) over windows of ``window`` steps, while training the recipe's model for ``steps`` steps."""
+    options = base_options(values, steps=steps, log_every=window, eval_examples=64)
+    short_steps = options.warmup_seq_step_count
+    records: list[tuple[int, float]] = []
+    pretrain(options, callbacks=(lambda r: records.append((r["step"], r["elapsed"])) if r["split"] == "train"
+                                 else None,))
+    per_phase: dict[str, list[float]] = {"short": [], "long": []}
+    for (s0, e0), (s1, e1) in zip(records, records[1:]):
+        phase = "short" if s1 <= short_steps else "long"
+        if s0 < short_steps < s1:
+            continue  # a window across the switch times neither phase
+        per_phase[phase].append((e1 - e0) / (s1 - s0))
+    return {phase: min(times) for phase, times in per_phase.items() if times}
+
+
+def steps_for_budget(options: PretrainOptions, seconds: float, step_seconds: dict[str, float]) -> int:
+    """The step count whose short and long phases together take ``seconds`` at the probed speeds."""
+    long_s = step_seconds["long"]
+    if not options.warmup_seq_length or "short" not in step_seconds:
+        return max(1, int(seconds / long_s))
+    short_s = step_seconds["short"]
+    if options.warmup_seq_steps < 1:  # a fraction f of all steps is short: steps x (f short_s + (1-f) long_s)
+        f = options.warmup_seq_steps
+        return max(1, int(seconds / (f * short_s + (1 - f) * long_s)))
+    short = int(options.warmup_seq_steps)  # a fixed count of short steps, then long ones for the rest
+    return max(1, short + int(max(0.0, seconds - short * short_s) / long_s))
 
 
 def unigram(options: PretrainOptions) -> float:
@@ -97,13 +122,17 @@ def run(values: dict, minutes: float, steps: int | None = None, tokens_per_s: fl
     per_step = tokens_per_step(options)
     probed = None
     if steps is None:
-        if tokens_per_s is None:
-            tokens_per_s = probed = probe_throughput(values)
-        steps = max(1, int(minutes * 60 * tokens_per_s / per_step))
+        if tokens_per_s is not None:
+            steps = max(1, int(minutes * 60 * tokens_per_s / per_step))
+        else:
+            probed = probe_step_seconds(values)
+            steps = steps_for_budget(options, minutes * 60, probed)
+            tokens_per_s = steps * per_step / (minutes * 60)  # the average rate the budget assumes
     options = base_options(values, steps=steps)
+    speeds = ", ".join(f"{phase} {s * 1000:.0f} ms/step" for phase, s in (probed or {}).items())
     print(f"[{label}] {steps} steps ({per_step:.0f} tokens each"
-          + (f", budget {minutes:g} min at {tokens_per_s:,.0f} tokens/s" if tokens_per_s else "") + ")",
-          file=sys.stderr, flush=True)
+          + (f", budget {minutes:g} min at {tokens_per_s:,.0f} tokens/s" if tokens_per_s else "")
+          + (f"; probe: {speeds}" if speeds else "") + ")", file=sys.stderr, flush=True)
     train_rates: list[float] = []
     began = time.time()
     result = pretrain(options, callbacks=(lambda r: train_rates.append(r["tokens_per_s"])
@@ -111,7 +140,7 @@ def run(values: dict, minutes: float, steps: int | None = None, tokens_per_s: fl
     seconds = time.time() - began
     e = result.last_eval
     return {"label": label, "values": values, "steps": steps, "tokens_per_step": per_step,
-            "tokens_per_s_budget": tokens_per_s, "tokens_per_s_probe": probed,
+            "tokens_per_s_budget": tokens_per_s, "step_seconds_probe": probed,
             "tokens_per_s_train_best": max(train_rates) if train_rates else None,
             "train_seconds": seconds, "minutes": minutes, "mlm_acc": e.get("mlm_acc"), "nsp_acc": e.get("nsp_acc"),
             "mlm_loss": e.get("mlm_loss"), "nsp_loss": e.get("nsp_loss"), "eval_examples": e.get("examples"),
