@@ -3,7 +3,7 @@
     from bertlab.homework import check
     check("mlm_masking", my_mask_tokens)     # prints which rules hold and, for each broken one, why
 
-Each lesson has its checks in its own module (``lesson1_mlm`` … ``lesson5_roberta``); ``list_checks()``
+Each lesson has its checks in its own module (``lesson1_mlm`` … ``lesson6_finetuning``); ``list_checks()``
 names them all. ``student.build_student`` turns the instructors' notebooks (``notebooks/*.py``, solutions
 between ``# BEGIN SOLUTION`` and ``# END SOLUTION``) into the students' version:
 ``bertlab homework build-student --out DIR``.
