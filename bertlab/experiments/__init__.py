@@ -12,6 +12,10 @@ import importlib
 EXPERIMENTS: dict[str, str] = {
     "application-modes": "bertlab.experiments.application_modes",
     "distill-vs-scratch": "bertlab.experiments.distill_vs_scratch",
+    "unilm-masks": "bertlab.experiments.unilm_masks",
+    "knowledge-masking": "bertlab.experiments.knowledge_masking",
+    "compression": "bertlab.experiments.compression",
+    "mass-spans": "bertlab.experiments.mass_spans",
 }
 
 

@@ -44,6 +44,9 @@ class SelfAttention(nn.Module):
     def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Q, K, V, each (B, A, T, d), from one product with the stacked (3H, H) weight."""
         B, T, _ = x.shape
+        if not isinstance(self.query, nn.Linear):  # int8 modules (family/compression.py): no float weight
+            return tuple(proj(x).view(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # 3 x (B, A, T, d)
+                         for proj in (self.query, self.key, self.value))
         weight = torch.cat((self.query.weight, self.key.weight, self.value.weight))  # (3H, H)
         bias = torch.cat((self.query.bias, self.key.bias, self.value.bias))  # (3H,)
         qkv = F.linear(x, weight, bias).view(B, T, 3, self.num_heads, self.head_dim)  # (B, T, 3, A, d)
@@ -52,7 +55,7 @@ class SelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None, output_attentions: bool = False):
         """x (B, T, H); mask (B, 1, 1, T) additive (0 = may attend, very negative = padding); returns
         context (B, T, H), and with ``output_attentions`` also (scores, probabilities), each (B, A, T, T)."""
-        B, T, H = x.shape
+        B, T, _ = x.shape
         q, k, v = self._qkv(x)
         dropout_p = self.dropout_p if self.training else 0.0
         scores = probs = None
@@ -70,5 +73,6 @@ class SelfAttention(nn.Module):
             if mask is not None:
                 mask = mask.to(q.dtype)
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)  # (B, A, T, d)
-        context = context.transpose(1, 2).reshape(B, T, H)  # (B, T, H): heads concatenated
+        # (B, T, A*d): heads concatenated; A*d = H unless heads were pruned (bertlab.family.compression)
+        context = context.transpose(1, 2).reshape(B, T, self.num_heads * self.head_dim)
         return context, scores, probs
