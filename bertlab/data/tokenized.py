@@ -1,8 +1,10 @@
 """A corpus tokenized once into flat arrays, so examples are built from token ranges, never re-tokenized.
 
 All tokens of all sentences of all documents lie end to end in ``ids``; a sentence, a run of consecutive
-sentences, or a segment of a document is then a range ``[start, end)``. ``word_index[t]`` numbers the
-words of the whole corpus, so the pieces of one word (hair ##y, or 中 国 of 中国) share one number.
+sentences, or a segment of a document is then a range ``[start, end)``. ``word_index[t]`` is the position
+of token t's word among all words of the corpus (``corpus.sentences()`` laid end to end), so the pieces of
+one word (hair ##y, or 中 国 of 中国) share one number, and word-level annotations (ERNIE's entity and
+phrase spans, ``bertlab.family.knowledge``) can be looked up per token.
 Results are cached in memory and under ``cache_dir()/tokenized`` keyed by corpus and tokenizer.
 """
 
@@ -21,12 +23,13 @@ from bertlab.paths import cache_dir
 
 _MEMORY: dict[str, "TokenizedCorpus"] = {}  # the most recently used tokenized corpora of this process
 _MEMORY_SIZE = 8
+WORD_INDEX_VERSION = 2  # 2: word_index counts every word of the corpus, also those that tokenize to nothing
 
 
 @dataclass
 class TokenizedCorpus:
     ids: np.ndarray  # (N,) int32: token ids of the whole corpus, no special tokens
-    word_index: np.ndarray  # (N,) int32: corpus-wide word number of each token
+    word_index: np.ndarray  # (N,) int32: position of each token's word in the corpus' word stream
     sentence_starts: np.ndarray  # (S + 1,) int64: sentence s is ids[sentence_starts[s]:sentence_starts[s + 1]]
     document_starts: np.ndarray  # (D + 1,) int64: document d is sentences document_starts[d] … [d + 1] - 1
     document_map: np.ndarray  # (D,) int64: index of each document in the Corpus (empty ones are dropped)
@@ -56,7 +59,8 @@ def tokenizer_fingerprint(tokenizer: Tokenizer) -> str:
 
 def tokenize_corpus(corpus, tokenizer: Tokenizer, cache: bool = True) -> TokenizedCorpus:
     """Batch-encode every sentence once (the tokenizers library runs on all cores)."""
-    key = f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', corpus.name)}-{corpus.fingerprint}-{tokenizer_fingerprint(tokenizer)}"
+    key = (f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', corpus.name)}-{corpus.fingerprint}-{tokenizer_fingerprint(tokenizer)}"
+           f"-w{WORD_INDEX_VERSION}")
     if key in _MEMORY:
         _MEMORY[key] = _MEMORY.pop(key)  # now the most recent
         return _MEMORY[key]
@@ -89,14 +93,14 @@ def _tokenize(corpus, tokenizer: Tokenizer) -> TokenizedCorpus:
     word_offset, s = 0, 0
     for d, document in enumerate(corpus.documents):
         kept = 0
-        for _ in document:
+        for sentence in document:
             enc = encodings[s]
             s += 1
+            word_offset += len(sentence)  # count every word, so word_index is a position in the word stream
             if not enc.ids:  # every word normalised away (e.g. only control characters)
                 continue
             ids.append(np.asarray(enc.ids, dtype=np.int32))
-            words.append(np.asarray(enc.word_ids, dtype=np.int32) + word_offset)
-            word_offset = int(words[-1][-1]) + 1
+            words.append(np.asarray(enc.word_ids, dtype=np.int32) + word_offset - len(sentence))
             sentence_lengths.append(len(enc.ids))
             kept += 1
         if kept:
