@@ -32,7 +32,12 @@ class PretrainOptions:
     # data
     corpus: str = "wiki-en"
     objective: str = "mlm+nsp"
+    # UNILM's self-attention mask (bertlab/family/unilm.py): bidirectional (BERT), left-to-right, seq2seq
+    attention_mask_kind: str = "bidirectional"
     masking: str = "dynamic"
+    # what one masking draw covers: token (BERT), word (whole-word masking), knowledge (whole entities and
+    # phrases, ERNIE 1.0 §3.2, bertlab/family/knowledge.py); whole_word=True is the older spelling of "word"
+    masking_unit: str = "token"
     whole_word: bool = False
     vocab_size: int = 8192
     lowercase: bool = True
@@ -65,6 +70,14 @@ class PretrainOptions:
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        from bertlab.family.unilm import check_objective
+
+        check_objective(self.attention_mask_kind, self.objective)
+        from bertlab.data.datasets import resolve_masking_unit
+
+        self.masking_unit = resolve_masking_unit(None if self.masking_unit == "token" else self.masking_unit,
+                                                 self.whole_word)
+        self.whole_word = self.masking_unit == "word"  # the two fields always agree in a saved run
         if self.share_layers is not None and self.share_layers not in SHARE_MODES:
             raise ValueError(f"share_layers must be one of {', '.join(SHARE_MODES)}, got {self.share_layers!r}")
         if self.warmup_seq_length and not 8 <= self.warmup_seq_length <= self.max_seq_length:
@@ -118,13 +131,15 @@ def build_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
     """Split by document, train the tokenizer on the training part (unless ``tokenizer`` is given, e.g. a
     teacher's for distillation), build both datasets."""
     from bertlab.data import PretrainingDataset, get_tokenizer, load_corpus
+    from bertlab.family.unilm import prepare_batch
 
     corpus = load_corpus(options.corpus)
     split_seed = options.seed if options.split_seed is None else options.split_seed
     train_corpus, held_out_corpus = corpus.split(options.held_out_fraction, seed=split_seed)
     if tokenizer is None:
         tokenizer = get_tokenizer(train_corpus, vocab_size=options.vocab_size, lowercase=options.lowercase)
-    common = dict(max_seq_length=options.max_seq_length, objective=options.objective, whole_word=options.whole_word)
+    common = dict(max_seq_length=options.max_seq_length, objective=options.objective,
+                  masking_unit=options.masking_unit)
     train_data = PretrainingDataset(train_corpus, tokenizer, masking=options.masking, seed=options.seed, **common)
     if options.batch_size > len(train_data):
         raise ValueError(f"batch size {options.batch_size} is larger than the {len(train_data)} training examples "
@@ -133,7 +148,8 @@ def build_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
                                   seed=split_seed + 1, **common)  # the same held-out masks for every seed
     eval_size = min(64, len(held_out))
     n_batches = max(1, min(options.eval_examples, len(held_out)) // eval_size)
-    eval_batches = [held_out.batch(i, eval_size) for i in range(n_batches)]
+    eval_batches = [prepare_batch(held_out.batch(i, eval_size), options.attention_mask_kind)
+                    for i in range(n_batches)]
     warmup = None
     if options.warmup_seq_length and options.warmup_seq_step_count:
         warmup = PretrainingDataset(train_corpus, tokenizer, masking=options.masking, seed=options.seed,
@@ -145,12 +161,16 @@ def batch_function(options: PretrainOptions, data: PretrainData):
     """``batch_fn(step)`` for the training loop: short inputs during sequence-length warm-up, then full ones.
 
     Still a pure function of the step, so ``--resume`` stays exact."""
+    from bertlab.family.unilm import prepare_batch
+
     short_steps = options.warmup_seq_step_count if data.warmup_train is not None else 0
 
     def batch_fn(step: int):
         if step < short_steps:
-            return data.warmup_train.batch(step, options.warmup_batch_size)
-        return data.train.batch(step - short_steps, options.batch_size)
+            batch = data.warmup_train.batch(step, options.warmup_batch_size)
+        else:
+            batch = data.train.batch(step - short_steps, options.batch_size)
+        return prepare_batch(batch, options.attention_mask_kind)  # UNILM: what this mask trains on
 
     return batch_fn
 
@@ -198,7 +218,8 @@ def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
         print(f"{data.train!r}\nheld-out: {sum(int(b['input_ids'].shape[0]) for b in data.eval_batches)} examples; "
               f"unigram baseline MLM accuracy {baseline.accuracy:.1%}; model: {model.num_parameters():,} parameters",
               file=sys.stderr)
-    task = PretrainingTask(data.eval_batches, nsp_weight=options.nsp_weight)
+    task = PretrainingTask(data.eval_batches, nsp_weight=options.nsp_weight,
+                           attention_mask_kind=options.attention_mask_kind)
     return train(model, task, batch_function(options, data), settings, run_dir, resume=options.resume,
                  callbacks=callbacks)
 

@@ -46,6 +46,7 @@ class AttentionMaps:
     scores: list[torch.Tensor]
     sentence_b_start: int | None = None
     truncated: bool = False
+    mask_kind: str = "bidirectional"  # the UNILM self-attention mask the maps were computed under
 
     @property
     def num_layers(self) -> int:
@@ -93,8 +94,13 @@ def encode(tokenizer, text_a: str, text_b: str | None = None, max_length: int = 
 
 @torch.inference_mode()
 def attention_maps(model: nn.Module, tokenizer, text_a: str, text_b: str | None = None,
-                   max_length: int = MAX_TOKENS) -> AttentionMaps:
-    """Attention probabilities and scores of every layer and head for one sentence or a pair."""
+                   max_length: int = MAX_TOKENS, mask_kind: str = "bidirectional") -> AttentionMaps:
+    """Attention probabilities and scores of every layer and head for one sentence or a pair.
+
+    ``mask_kind``: the UNILM self-attention mask (``bertlab.family.unilm``; a run's own is
+    ``run_mask_kind(run.config)``), so a left-to-right model's maps are lower-triangular as in training."""
+    from bertlab.family.unilm import unilm_mask
+
     bert = encoder_of(model)
     limit = min(max_length, bert.config.max_position_embeddings)
     enc = encode(tokenizer, text_a, text_b, limit)
@@ -104,12 +110,14 @@ def attention_maps(model: nn.Module, tokenizer, text_a: str, text_b: str | None 
     was_training = bert.training
     bert.eval()
     try:
-        out = bert(ids, torch.ones_like(ids), types, output_attentions=True)
+        mask = torch.ones_like(ids) if mask_kind == "bidirectional" else \
+            unilm_mask(mask_kind, torch.ones_like(ids), types)  # (1, T) or (1, T, T)
+        out = bert(ids, mask, types, output_attentions=True)
     finally:
         bert.train(was_training)
     probs = [a[0].float().cpu() for a in out.attentions]  # L × (A, T, T)
     scores = [s[0].float().cpu() for s in out.attention_scores]
-    return AttentionMaps(enc.tokens, probs, scores, enc.sentence_b_start, enc.truncated)
+    return AttentionMaps(enc.tokens, probs, scores, enc.sentence_b_start, enc.truncated, mask_kind)
 
 
 def layer_map_for(config: dict, student_layers: int, teacher_layers: int) -> tuple[list[int], str]:

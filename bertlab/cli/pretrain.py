@@ -13,6 +13,7 @@ from bertlab.config import PRESETS, SHARE_MODES
 
 
 def register(subparsers) -> None:
+    from bertlab.family.unilm import MASK_KINDS
     from bertlab.pretrain import OBJECTIVES, PretrainOptions
 
     d = PretrainOptions()
@@ -29,7 +30,14 @@ def register(subparsers) -> None:
                                                       "a text file or a folder (default wiki-en)")
     p.add_argument("--objective", choices=OBJECTIVES, help="default mlm+nsp")
     p.add_argument("--masking", choices=("dynamic", "static"), help="default dynamic (RoBERTa)")
-    p.add_argument("--whole-word", action="store_true", help="whole-word masking")
+    p.add_argument("--attention-mask", dest="attention_mask_kind",
+                   choices=MASK_KINDS,
+                   help="UNILM self-attention mask (bertlab/family/unilm.py): bidirectional = BERT (default), "
+                        "left-to-right = GPT-style, seq2seq = segment B decodes A (needs --objective mlm+nsp/sop)")
+    p.add_argument("--masking-unit", choices=("token", "word", "knowledge"),
+                   help="what one masking draw covers: token (BERT, default), word (whole-word masking), knowledge "
+                        "(whole entities and phrases, ERNIE 1.0; bertlab/family/knowledge.py)")
+    p.add_argument("--whole-word", action="store_true", help="whole-word masking (= --masking-unit word)")
     p.add_argument("--vocab-size", type=int, help=f"WordPiece vocabulary (default {d.vocab_size})")
     p.add_argument("--max-seq-length", type=int, help=f"default {d.max_seq_length}")
     p.add_argument("--steps", type=int, help=f"optimizer steps (default {d.steps})")

@@ -57,17 +57,30 @@ class BertModel(BertPreTrainedModel):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, output_attentions: bool = False,
-                output_hidden_states: bool = False) -> EncoderOutput:
-        """input_ids, attention_mask (1 = real token, 0 = padding), token_type_ids: (B, T)."""
+                output_hidden_states: bool = False, position_ids: torch.Tensor | None = None) -> EncoderOutput:
+        """input_ids, token_type_ids, position_ids (None = 0 … T-1): (B, T).
+
+        attention_mask: (B, T) with 1 = real token, 0 = padding, or (B, T, T) with 1 where query row i may attend
+        key column j (UNILM's masks, ``bertlab.family.unilm``; transformers takes the same as an additive
+        (B, 1, T, T) mask, ``tests/test_family_unilm.py`` checks the outputs agree)."""
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must have shape (batch, sequence), got {tuple(input_ids.shape)}")
+        B, T = input_ids.shape
+        if attention_mask is not None and tuple(attention_mask.shape) not in ((B, T), (B, T, T)):
+            raise ValueError(f"attention_mask must have shape (batch, sequence) = {(B, T)} or (batch, query, key) "
+                             f"= {(B, T, T)}, got {tuple(attention_mask.shape)}")
         if input_ids.device.type == "cpu":
             self.embeddings.check_ids(input_ids, token_type_ids)
-        x = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
+        limit = self.config.max_position_embeddings
+        if position_ids is not None and position_ids.numel() and position_ids.max() >= limit:
+            raise ValueError(f"position_ids contain {int(position_ids.max())}, beyond max_position_embeddings {limit}")
+        x = self.embeddings(input_ids, token_type_ids, position_ids)  # (B, T, H)
         mask = None
         if attention_mask is not None and not (input_ids.device.type == "cpu" and bool(attention_mask.all())):
-            # (B, 1, 1, T), added to the attention scores: 0 on real keys, the most negative float on padding
-            mask = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+            # added to the attention scores: 0 where a key may be attended, the most negative float elsewhere
+            allowed = attention_mask[:, None, None, :] if attention_mask.dim() == 2 \
+                else attention_mask[:, None, :, :]  # (B, 1, 1, T) for padding only, (B, 1, T, T) per query row
+            mask = (1.0 - allowed.to(x.dtype)) * torch.finfo(x.dtype).min
         x, hidden_states, attentions, scores = self.encoder(x, mask, output_attentions, output_hidden_states)
         pooled = self.pooler(x) if self.pooler is not None else None
         return EncoderOutput(x, pooled, hidden_states, attentions, scores)

@@ -28,14 +28,17 @@ class BertEmbeddings(nn.Module):
         self.type_vocab_size = config.type_vocab_size
         self.vocab_size = config.vocab_size
 
-    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """``position_ids`` (B, T) or (T,): None = 0 … T-1 (UNILM's evaluation gives a [MASK] the position it
+        predicts, ``bertlab.family.unilm.next_token_accuracy``)."""
         B, T = input_ids.shape
-        if T > self.max_positions:
+        if position_ids is None and T > self.max_positions:
             raise ValueError(f"sequence length {T} exceeds max_position_embeddings {self.max_positions}: "
                              f"truncate the input or use a config with more positions")
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
-        positions = torch.arange(T, device=input_ids.device)  # (T,)
+        positions = torch.arange(T, device=input_ids.device) if position_ids is None else position_ids  # (T,)
         x = self.word_embeddings(input_ids) + self.position_embeddings(positions) \
             + self.token_type_embeddings(token_type_ids)  # (B, T, E)
         x = self.dropout(self.norm(x))

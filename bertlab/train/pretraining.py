@@ -17,9 +17,13 @@ MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "labels", "next
 
 
 class PretrainingTask:
-    def __init__(self, eval_batches: Sequence[Batch] = (), nsp_weight: float = 1.0):
+    def __init__(self, eval_batches: Sequence[Batch] = (), nsp_weight: float = 1.0,
+                 attention_mask_kind: str = "bidirectional"):
+        from bertlab.family.unilm import check_kind
+
         self.eval_batches = list(eval_batches)
         self.nsp_weight = nsp_weight
+        self.attention_mask_kind = check_kind(attention_mask_kind)  # UNILM §2.2; batches come prepared for it
 
     def counts(self, batch: Batch) -> dict[str, float]:
         counts = {"masked": float((batch["labels"] != -100).sum())}
@@ -28,7 +32,13 @@ class PretrainingTask:
         return counts
 
     def _forward(self, model: nn.Module, batch: Batch):
-        return model(**{k: batch[k] for k in MODEL_INPUTS if k in batch})
+        inputs = {k: batch[k] for k in MODEL_INPUTS if k in batch}
+        if self.attention_mask_kind != "bidirectional":  # (B, T) padding mask -> UNILM's (B, T, T) mask
+            from bertlab.family.unilm import unilm_mask
+
+            inputs["attention_mask"] = unilm_mask(self.attention_mask_kind, batch["attention_mask"],
+                                                  batch["token_type_ids"])
+        return model(**inputs)
 
     def batch_stats(self, out, batch: Batch) -> dict[str, float]:
         """Additive statistics of one batch: loss sums and correct counts."""

@@ -6,6 +6,7 @@ import streamlit as st
 
 from bertlab.analysis.attention import attention_maps, layer_map_for, match_layers
 from bertlab.analysis.bertviz_offline import head_view_html, js_available, model_view_html
+from bertlab.family.unilm import pair_mask_figure, run_mask_kind
 from dashboard import charts, ui
 from dashboard import run_folders as rf
 
@@ -35,8 +36,21 @@ values = st.radio("values", ["probabilities", "scores (before softmax)"], key="a
                        "probabilities are softmax(scores).")
 use = "probs" if values == "probabilities" else "scores"
 
+MASK_NOTES = {"bidirectional": "every token may attend every token (BERT)",
+              "left-to-right": "row i may attend only tokens ≤ i, so the maps are lower-triangular (GPT-style)",
+              "seq2seq": "sentence A (source) attends only A; sentence B (target) attends A and its own "
+                         "tokens ≤ i"}
+mask_kind = run_mask_kind(run.config or {})
+st.caption(f"`{run.name}` was trained with the **{mask_kind}** self-attention mask (UNILM §2.2; "
+           f"`bertlab pretrain --attention-mask`), and the maps below are computed under it: "
+           f"{MASK_NOTES.get(mask_kind, '')}.")
+if mask_kind == "seq2seq" and not (text_b or "").strip():
+    st.info("Without sentence B there is no target segment: the seq2seq mask is then bidirectional over A.")
+if st.checkbox("show the three UNILM masks for this input", key="unilm_masks_shown"):
+    st.plotly_chart(pair_mask_figure(loaded.tokenizer, text_a, text_b or ""), key="unilm_masks", width="stretch")
+
 started = time.perf_counter()
-maps = attention_maps(loaded.model, loaded.tokenizer, text_a, text_b or None)
+maps = attention_maps(loaded.model, loaded.tokenizer, text_a, text_b or None, mask_kind=mask_kind)
 if maps.truncated:
     st.warning(f"The input was cut to {len(maps.tokens)} tokens.")
 
@@ -90,7 +104,8 @@ st.subheader("bertviz")
 if not js_available():
     st.warning("bertviz needs d3 and jQuery on disk to draw offline; run `bash scripts/setup.sh` to fetch them.")
 weights = rf.weights_path(root, run.name, checkpoint)
-head_html, model_html = bertviz_views(maps, (run.name, checkpoint, weights.stat().st_mtime_ns, text_a, text_b))
+head_html, model_html = bertviz_views(maps, (run.name, checkpoint, weights.stat().st_mtime_ns, text_a, text_b,
+                                              mask_kind))
 head_height, model_height = charts.bertviz_heights(len(maps.tokens), maps.num_layers, maps.num_heads)
 st.markdown("**Head view** — lines from each token to the tokens it attends to; hover a token, pick a layer, "
             "click a head's colour to hide it.")
@@ -110,7 +125,8 @@ if run.kind == "distill":
             t_loaded = ui.load_model(root, teacher, teacher.checkpoints[0])
             if t_loaded.model_config.vocab_size != loaded.model_config.vocab_size:
                 raise ValueError("teacher and student vocabularies differ; distillation shares the teacher's tokenizer")
-            t_maps = attention_maps(t_loaded.model, loaded.tokenizer, text_a, text_b or None)
+            t_maps = attention_maps(t_loaded.model, loaded.tokenizer, text_a, text_b or None,
+                                    mask_kind=run_mask_kind(teacher.config or {}))
             g, source = layer_map_for(run.config, maps.num_layers, t_maps.num_layers)
             matched = match_layers(t_maps, maps, g, use)
         except Exception as err:  # noqa: BLE001 - the teacher's folder may be broken; the student still works
