@@ -174,6 +174,54 @@ def test_experiment_verdict_compares_the_margin_with_the_seed_spread():
     assert "keeps 77% of the teacher's held-out MLM accuracy, the student from scratch 61%" in table
 
 
+def test_experiment_downstream_defaults_to_capitalization_scored_by_macro_f1():
+    from bertlab.experiments.distill_vs_scratch import Plan, downstream_kind, downstream_metric
+
+    assert downstream_kind(Plan()) == "capitalization:wiki-en"  # English: ERNIE 2.0's word-aware task
+    assert downstream_kind(Plan(corpus="peoples-daily-zh")) == "sentence-distance:peoples-daily-zh"  # no case
+    assert downstream_kind(Plan(downstream="nsp")) == "nsp"
+    assert downstream_metric("token") == "macro_f1" and downstream_metric("pair") == "accuracy"
+
+
+def test_experiment_majority_answer_scores_high_accuracy_but_low_macro_f1():
+    from bertlab.experiments.distill_vs_scratch import majority_score
+    from bertlab.finetune.tasks import Example, TaskData
+
+    words = Example(["a"] * 9, ["lower"] * 8 + ["capitalized"])  # 8 of 9 scored words are lower-case
+    task = TaskData("toy", [words], [words], [words], ["capitalized", "lower"], "token", "en")
+    assert majority_score(task, "accuracy") == pytest.approx(8 / 9)
+    assert majority_score(task, "macro_f1") == pytest.approx((0 + 2 * 8 / (2 * 8 + 1)) / 2)  # F1 0 and 16/17
+
+
+def test_experiment_cached_measure_of_another_task_is_not_reused(tmp_path):
+    from bertlab.experiments.distill_vs_scratch import cached_measure
+
+    saved = tmp_path / "measure.json"
+    options = {"task": "sentence-distance:wiki-en", "steps": 300, "learning_rate": 3e-4, "seed": 0}
+    saved.write_text(json.dumps({"options": options, "test": {"accuracy": 0.33}}))
+    assert cached_measure(saved, options)["test"] == {"accuracy": 0.33}
+    assert cached_measure(saved, {**options, "task": "capitalization:wiki-en"}) is None
+    assert cached_measure(tmp_path / "missing.json", options) is None
+
+
+def test_experiment_table_names_the_downstream_metric():
+    from bertlab.experiments.distill_vs_scratch import markdown, summarize
+
+    results = {"teacher": {"mlm_acc": 0.14, "downstream_acc": 0.80},
+               "distilled": [{"mlm_acc": 0.13, "downstream_acc": 0.78}, {"mlm_acc": 0.13, "downstream_acc": 0.79}],
+               "scratch": [{"mlm_acc": 0.08, "downstream_acc": 0.70}, {"mlm_acc": 0.09, "downstream_acc": 0.71}],
+               "parameters": {"teacher": 5_529_090, "student": 1_552_898}, "downstream": "capitalization:wiki-en",
+               "downstream_metric": "macro_f1", "downstream_description": "capitalization",
+               "shapes": {"teacher": "L4 H256 A4", "student": "L2 H128 A2"},
+               "plan": {"seeds": [0, 1], "student_steps": 600, "teacher_steps": 1200, "corpus": "wiki-en"},
+               "seconds": 60.0, "timings": {"teacher": 30.0, "downstream": 30.0}}
+    summary = summarize(results)
+    assert summary["target_held"]
+    table = markdown(results, summary)
+    assert "| downstream macro-F1 (capitalization:wiki-en) |" in table
+    assert "keeps 98% of the teacher's downstream macro-F1" in table and "downstream accuracy" not in table
+
+
 def test_experiment_quick_runs_end_to_end(tmp_path, capsys):
     """The whole pipeline at toy size (downstream = held-out NSP, to stay fast); finished runs are reused."""
     out = tmp_path / "exp"
@@ -199,7 +247,7 @@ def test_experiment_quick_with_fine_tuned_downstream(tmp_path):
     out = tmp_path / "exp"
     assert main(["experiment", "distill-vs-scratch", "--quick", "--out", str(out), "--quiet"]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["downstream"] == "sentence-distance:news-en"
+    assert results["downstream"] == "capitalization:news-en" and results["downstream_metric"] == "macro_f1"
     assert all(0 <= r["downstream_acc"] <= 1 for r in results["distilled"] + results["scratch"])
     assert (out / "scratch-seed0" / "downstream" / "results.json").exists()
 
