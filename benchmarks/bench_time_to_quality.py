@@ -77,7 +77,7 @@ def tokens_per_step(options: PretrainOptions, data=None, batches: int = 50) -> f
     return sum(float(data.train.batch(s, options.batch_size)["attention_mask"].sum()) for s in range(batches)) / batches
 
 
-def probe_step_seconds(values: dict, steps: int = 60, window: int = 5) -> dict[str, float]:
+def probe_step_seconds(values: dict, steps: int = 150, window: int = 5) -> dict[str, float]:
     """Fastest seconds per step of each phase ("short" inputs of a sequence-length warm-up, "long" full-length
     inputs) over windows of ``window`` steps, while training the recipe's model for ``steps`` steps."""
     options = base_options(values, steps=steps, log_every=window, eval_examples=64)
