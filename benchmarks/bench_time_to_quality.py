@@ -19,7 +19,7 @@ throughput instead (e.g. one measured on a quiet machine; steps = minutes x 60 x
 step), ``--steps`` the step count.
 
 ``--table`` runs the ladder of recipes below, from BERT's plain settings to the fast-cpu recipe, one change
-per row, and prints a markdown table (``benchmarks/README.md`` and ``docs/recipe.md`` hold one). Each row's
+per row, and prints a markdown table (``docs/recipe.md`` holds one). Each row's
 results can also be produced separately (``--rung N --json FILE``) and joined (``--from-json FILES``).
 """
 

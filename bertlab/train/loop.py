@@ -98,8 +98,8 @@ def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Ada
         if param.requires_grad:
             (decay if param.dim() >= 2 else no_decay).append(param)  # biases and LayerNorm: no decay
     groups = [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    # The fused kernel updates all parameters in one pass: a tiny model's AdamW step on a CPU takes 1.2 ms
-    # instead of 8 (benchmarks/README.md). Same update rule, same state dict.
+    # The fused kernel updates all parameters in one pass: a tiny model's AdamW step on a CPU takes 0.7 ms
+    # instead of 2.6 (benchmarks/bench_kernels.py, benchmarks/README.md). Same update rule, same state dict.
     fused = all(p.device.type in ("cpu", "cuda") for p in decay + no_decay) or None
     return torch.optim.AdamW(groups, lr=settings.learning_rate, betas=(0.9, 0.999), eps=1e-6, fused=fused)
 
