@@ -17,10 +17,11 @@ same batches and masks for every model). No model is fine-tuned after compressio
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+from bertlab.experiments.common import prepare_out, print_results, set_threads, stage_logger
 
 
 @dataclass
@@ -209,19 +210,11 @@ def markdown(rows: list[dict], info: dict) -> str:
 # --- the command ---------------------------------------------------------------------------------------------------
 
 def run(args) -> int:
-    import torch
-
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     plan = plan_from_args(args)
     out = Path(args.out or ("runs/compression-quick" if args.quick else "runs/compression"))
-    results = run_plan(plan, out, teacher=args.from_run, student=args.student, with_student=not args.no_student,
-                       progress=not args.quiet)
-    print(results["markdown"])
-    print(f"results: {out / 'results.md'} and results.json")
-    return 0
+    return print_results(run_plan(plan, out, teacher=args.from_run, student=args.student,
+                                  with_student=not args.no_student, progress=not args.quiet), out)
 
 
 def run_plan(plan: Plan, out: Path, teacher: str | None = None, student: str | None = None,
@@ -233,11 +226,9 @@ def run_plan(plan: Plan, out: Path, teacher: str | None = None, student: str | N
     from bertlab.io import atomic_write_json, atomic_write_text
     from bertlab.train.run import load_run
 
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_out(out)
     began = time.time()
-
-    def say(text: str) -> None:
-        print(f"[compression {time.time() - began:6.0f} s] {text}", file=sys.stderr, flush=True)
+    say = stage_logger("compression")
 
     training = plan.training()
     if teacher is None:

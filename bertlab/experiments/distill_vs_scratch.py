@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+from bertlab.experiments.common import prepare_out, print_results, stage_logger
 
 FULL_MINUTES = 20  # what the default step counts take on 2 idle cores of the reference CPU (see the README)
 
@@ -384,10 +385,7 @@ def _shape(config: dict) -> str:
 
 def run(args) -> int:
     plan = plan_from_args(args)
-    results = run_plan(plan, Path(args.out), fresh=args.fresh, progress=not args.quiet)
-    print(results["markdown"])
-    print(f"results: {Path(args.out) / 'results.md'} and results.json")
-    return 0
+    return print_results(run_plan(plan, Path(args.out), fresh=args.fresh, progress=not args.quiet), Path(args.out))
 
 
 def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) -> dict:
@@ -395,15 +393,11 @@ def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) 
     from bertlab.config import BertConfig
     from bertlab.io import atomic_write_json, atomic_write_text
 
-    if fresh and out.exists():
-        for name in ("teacher", *(f"{kind}-seed{s}" for kind in ("distilled", "scratch") for s in plan.seeds)):
-            shutil.rmtree(out / name, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_out(out, ("teacher", *(f"{kind}-seed{s}" for kind in ("distilled", "scratch") for s in plan.seeds)),
+                fresh)
     began = time.time()
     timings = {}
-
-    def say(text: str) -> None:
-        print(f"[distill-vs-scratch {time.time() - began:6.0f} s] {text}", file=sys.stderr, flush=True)
+    say = stage_logger("distill-vs-scratch")
 
     kind = downstream_kind(plan)
     say(f"teacher: {plan.teacher_preset} {plan.teacher_overrides or ''} for {plan.teacher_steps} steps")

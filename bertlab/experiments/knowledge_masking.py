@@ -22,11 +22,11 @@ from context should be better at it than one that could peek at the other half o
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+from bertlab.experiments.common import prepare_out, print_results, set_threads, stage_logger
 
 UNITS = ("token", "word", "knowledge")
 HELD_OUT_FRACTION = 0.1  # PretrainOptions' default, which the runs use: the same documents are held out here
@@ -259,29 +259,17 @@ def markdown(results: dict) -> str:
 
 def run(args) -> int:
     plan = plan_from_args(args)
-    results = run_plan(plan, Path(args.out), fresh=args.fresh, progress=not args.quiet)
-    print(results["markdown"])
-    print(f"results: {Path(args.out) / 'results.md'} and results.json")
-    return 0
+    return print_results(run_plan(plan, Path(args.out), fresh=args.fresh, progress=not args.quiet), Path(args.out))
 
 
 def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) -> dict:
-    import shutil
-
-    import torch
-
     from bertlab.io import atomic_write_json, atomic_write_text
     from bertlab.train.run import load_run
 
-    torch.set_num_threads(plan.threads)
-    if fresh:
-        for unit in UNITS:
-            shutil.rmtree(out / unit, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
+    set_threads(plan.threads)
+    prepare_out(out, UNITS, fresh)
     began = time.time()
-
-    def say(text: str) -> None:
-        print(f"[knowledge-masking {time.time() - began:6.0f} s] {text}", file=sys.stderr, flush=True)
+    say = stage_logger("knowledge-masking")
 
     seconds = {}
     for unit in UNITS:

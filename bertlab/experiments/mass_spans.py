@@ -20,6 +20,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from bertlab.experiments.common import prepare_out, print_results, set_threads, stage_logger
+
 
 @dataclass
 class Plan:
@@ -182,15 +184,10 @@ def greedy_scores(model, batches) -> tuple[dict, list]:
 # --- the command -------------------------------------------------------------------------------------------------
 
 def run(args) -> int:
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     plan = plan_from_args(args)
     out = Path(args.out or ("runs/mass-spans-quick" if args.quick else "runs/mass-spans"))
-    results = run_plan(plan, out, fresh=args.fresh, progress=not args.quiet)
-    print(results["markdown"])
-    print(f"results: {out / 'results.md'} and results.json")
-    return 0
+    return print_results(run_plan(plan, out, fresh=args.fresh, progress=not args.quiet), out)
 
 
 def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) -> dict:
@@ -200,13 +197,8 @@ def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) 
     from bertlab.io import atomic_write_json, atomic_write_text
 
     began = time.time()
-    if fresh:
-        for rule in plan.train_spans:
-            shutil.rmtree(out / run_name(rule), ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-
-    def say(text: str) -> None:
-        print(f"[mass-spans {time.time() - began:6.0f} s] {text}", file=sys.stderr, flush=True)
+    prepare_out(out, [run_name(rule) for rule in plan.train_spans], fresh)
+    say = stage_logger("mass-spans")
 
     train_corpus, held_out_corpus = load_corpus(plan.corpus).split(plan.held_out_fraction, seed=plan.seed)
     tokenizer = get_tokenizer(train_corpus, vocab_size=plan.vocab_size)

@@ -17,11 +17,11 @@ run to be best at the reading that matches its own mask.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from bertlab.experiments.common import prepare_out, print_results, set_threads, stage_logger
 from bertlab.family.unilm import MASK_KINDS
 
 
@@ -170,32 +170,19 @@ def markdown(results: dict) -> str:
 
 
 def run(args) -> int:
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     out = Path(args.out or ("runs/unilm-masks-quick" if args.quick else "runs/unilm-masks"))
-    results = run_plan(plan_from_args(args), out, fresh=args.fresh, progress=not args.quiet)
-    print(results["markdown"])
-    print(f"results: {out / 'results.md'} and results.json")
-    return 0
+    return print_results(run_plan(plan_from_args(args), out, fresh=args.fresh, progress=not args.quiet), out)
 
 
 def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) -> dict:
-    import shutil
-
     from bertlab.family.unilm import generate
     from bertlab.io import atomic_write_json, atomic_write_text
     from bertlab.train.run import load_run
 
-    if fresh:
-        for kind in MASK_KINDS:
-            shutil.rmtree(out / kind, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_out(out, MASK_KINDS, fresh)
     began = time.time()
-
-    def say(text: str) -> None:
-        print(f"[unilm-masks {time.time() - began:5.0f} s] {text}", file=sys.stderr, flush=True)
+    say = stage_logger("unilm-masks")
 
     seconds = train_runs(plan, out, progress, say)
     runs = {kind: load_run(out / kind) for kind in MASK_KINDS}
