@@ -17,6 +17,9 @@ from pathlib import Path
 from bertlab.config import BertConfig
 from bertlab.train.metrics import read_metrics
 
+# runs of models that are not a BERT encoder: listed with their curves; the model pages cannot load them
+CURVES_ONLY_KINDS = {"mass": "a MASS encoder-decoder run (bertlab.family.mass): curves only; the attention, "
+                             "parameters and fill-mask pages read BERT encoders"}
 STALE_AFTER_S = 600  # a "running" run whose status.json has not changed for 10 minutes is probably dead
 CHECKPOINT_NAME = re.compile(r"^step-\d+$")
 FINAL = "final"  # the run's model.safetensors
@@ -153,7 +156,10 @@ def describe_run(root: Path | str, name: str) -> RunInfo:
     except (json.JSONDecodeError, ValueError, UnicodeDecodeError) as err:
         info.config = None
         info.errors.append(f"config.json is not valid JSON ({err})")
-    if info.config is not None:
+    curves_only = CURVES_ONLY_KINDS.get((info.config or {}).get("kind"))
+    if curves_only:
+        info.errors.append(curves_only)
+    elif info.config is not None:
         try:
             BertConfig.from_dict(info.config["model"])
         except (KeyError, TypeError, ValueError) as err:
@@ -167,7 +173,7 @@ def describe_run(root: Path | str, name: str) -> RunInfo:
     info.checkpoints = list_checkpoints(root, path)
     if not info.checkpoints:
         info.errors.append("no weights yet: neither model.safetensors nor a checkpoint with model.safetensors")
-    if not _safe_file(root, path / "tokenizer.json"):
+    if not curves_only and not _safe_file(root, path / "tokenizer.json"):
         info.errors.append("tokenizer.json is missing (or links out of the runs folder)")
     return info
 

@@ -152,6 +152,19 @@ def test_discover_lists_runs_one_level_deep_with_their_problems(runs):
     assert [r["step"] for r in records] == [2, 4] and len(errors) == 1 and ":2:" in errors[0]
 
 
+def test_a_mass_run_is_listed_for_its_curves_but_not_offered_to_the_model_pages(tmp_path):
+    run = tmp_path / "mass-spans" / "k1"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"kind": "mass", "span": "1", "model": {"encoder": {}}}))
+    (run / "model.safetensors").write_bytes(b"")
+    (run / "metrics.jsonl").write_text(json.dumps({"split": "train", "step": 1, "loss": 9.0}) + "\n")
+    found = {r.name: r for r in rf.discover_runs(tmp_path)}
+    mass = found["mass-spans/k1"]
+    assert mass.kind == "mass" and not mass.usable
+    assert mass.errors == [rf.CURVES_ONLY_KINDS["mass"]]  # one plain sentence, not a config or tokenizer error
+    assert [r["step"] for r in rf.load_metrics(mass.path)[0]] == [1]
+
+
 def test_paths_cannot_leave_the_runs_folder(runs, tmp_path):
     for name in ("../runs/teacher", "/etc", "teacher/../../x", "a/b/c", ""):
         with pytest.raises(rf.UnsafePath):

@@ -110,7 +110,8 @@ def train_one(plan: Plan, rule: str, run_dir: Path, tokenizer, train_data, eval_
     encoder = encoder.replace(vocab_size=tokenizer.get_vocab_size(),
                               max_position_embeddings=max(plan.max_seq_length, 8))
     config = MassConfig(encoder, plan.decoder_layers)
-    wanted = json.loads(json.dumps({"plan": {k: v for k, v in asdict(plan).items() if k in TRAINING_FIELDS},
+    wanted = json.loads(json.dumps({"kind": "mass",  # the dashboard lists it with curves only
+                                    "plan": {k: v for k, v in asdict(plan).items() if k in TRAINING_FIELDS},
                                     "span": rule, "model": config.to_dict()}))
     saved = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else None
     if saved is not None and saved != wanted:
