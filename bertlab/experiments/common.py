@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
@@ -44,3 +45,49 @@ def print_results(results: dict, out: Path) -> int:
     print(results["markdown"])
     print(f"results: {out / 'results.md'} and results.json")
     return 0
+
+
+# --- cached runs: a second call of an experiment reuses (or resumes) the runs it already made -------------------
+
+def _matches(saved: dict, wanted: dict) -> bool:
+    """Saved options agree with every wanted one (None = "the default", which a run may have resolved)."""
+    return all(json.loads(json.dumps(saved.get(k))) == json.loads(json.dumps(v))
+               for k, v in wanted.items() if v is not None)
+
+
+def run_state(run_dir: Path, wanted: dict) -> str:
+    """"reuse" a finished run made with these options, "resume" an interrupted one, or "new"."""
+    from bertlab.train.run import read_status
+
+    if not (run_dir / "config.json").exists():
+        if run_dir.exists():
+            shutil.rmtree(run_dir)  # a folder left before its config was written holds nothing to keep
+        return "new"
+    saved = json.loads((run_dir / "config.json").read_text()).get("options", {})
+    if not _matches(saved, wanted):
+        raise ValueError(f"{run_dir} holds a run with other settings; use --fresh or another --out")
+    status = read_status(run_dir).get("status")
+    if status == "finished" and (run_dir / "model.safetensors").exists():
+        return "reuse"
+    return "resume" if (run_dir / "checkpoints" / "latest.json").exists() else "new"
+
+
+def run_seconds(run_dir: Path) -> float:
+    """Training time of a run folder (the loop's last ``elapsed``; after a resume, the resumed part only)."""
+    from bertlab.train.metrics import read_metrics
+
+    records = read_metrics(run_dir / "metrics.jsonl").records
+    return max((float(r.get("elapsed", 0.0)) for r in records), default=0.0)
+
+
+def cached_run(options, train: Callable) -> str:
+    """Train ``options`` (PretrainOptions or DistillOptions, ``options.out`` the run folder) with ``train`` unless
+    a finished run with the same options is there; resume an interrupted one. Returns "reuse", "resume" or "new"."""
+    from dataclasses import asdict
+
+    wanted = {k: v for k, v in asdict(options).items() if k not in ("out", "resume", "progress", "device")}
+    state = run_state(Path(options.out), wanted)
+    if state != "reuse":
+        options.resume = state == "resume"
+        train(options)
+    return state

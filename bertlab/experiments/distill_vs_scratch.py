@@ -33,7 +33,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from bertlab.experiments.common import prepare_out, print_results, stage_logger
+from bertlab.experiments.common import cached_run, prepare_out, print_results, run_seconds, stage_logger
 
 FULL_MINUTES = 20  # what the default step counts take on 2 idle cores of the reference CPU (see the README)
 
@@ -110,37 +110,6 @@ def plan_from_args(args) -> Plan:
 
 # --- runs ------------------------------------------------------------------------------------------------------
 
-def _matches(saved: dict, wanted: dict) -> bool:
-    """Saved options agree with every wanted one (None = "the default", which a run may have resolved)."""
-    return all(json.loads(json.dumps(saved.get(k))) == json.loads(json.dumps(v))
-               for k, v in wanted.items() if v is not None)
-
-
-def _prepare(run_dir: Path, wanted: dict) -> str:
-    """"reuse" a finished run made with these options, "resume" an interrupted one, or "new"."""
-    from bertlab.train.run import read_status
-
-    if not (run_dir / "config.json").exists():
-        if run_dir.exists():
-            shutil.rmtree(run_dir)  # a folder left before its config was written holds nothing to keep
-        return "new"
-    saved = json.loads((run_dir / "config.json").read_text()).get("options", {})
-    if not _matches(saved, wanted):
-        raise ValueError(f"{run_dir} holds a run with other settings; use --fresh or another --out")
-    status = read_status(run_dir).get("status")
-    if status == "finished" and (run_dir / "model.safetensors").exists():
-        return "reuse"
-    return "resume" if (run_dir / "checkpoints" / "latest.json").exists() else "new"
-
-
-def _run_seconds(run_dir: Path) -> float:
-    """Training time of a run folder (the loop's last ``elapsed``; after a resume, the resumed part only)."""
-    from bertlab.train.metrics import read_metrics
-
-    records = read_metrics(run_dir / "metrics.jsonl").records
-    return max((float(r.get("elapsed", 0.0)) for r in records), default=0.0)
-
-
 def _last_eval(run_dir: Path) -> dict:
     from bertlab.train.metrics import read_metrics
 
@@ -160,11 +129,7 @@ def pretrain_run(plan: Plan, run_dir: Path, preset: str, overrides: dict, steps:
                               learning_rate=lr, precision=plan.precision, device=plan.device, seed=seed,
                               split_seed=0, checkpoint_every=max(100, steps // 4), log_every=10, out=str(run_dir),
                               progress=progress)
-    wanted = {k: v for k, v in asdict(options).items() if k not in ("out", "resume", "progress", "device")}
-    state = _prepare(run_dir, wanted)
-    if state != "reuse":
-        options.resume = state == "resume"
-        pretrain(options)
+    cached_run(options, pretrain)
     return _last_eval(run_dir)
 
 
@@ -179,11 +144,7 @@ def distill_run(plan: Plan, run_dir: Path, teacher_dir: Path, seed: int, progres
                              batch_size=plan.batch_size, eval_examples=plan.eval_examples, precision=plan.precision,
                              device=plan.device, seed=seed, checkpoint_every=max(100, plan.student_steps // 4),
                              out=str(run_dir), progress=progress)
-    wanted = {k: v for k, v in asdict(options).items() if k not in ("out", "resume", "progress", "device")}
-    state = _prepare(run_dir, wanted)
-    if state != "reuse":
-        options.resume = state == "resume"
-        distill(options)
+    cached_run(options, distill)
     return _last_eval(run_dir)
 
 
@@ -404,7 +365,7 @@ def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) 
     teacher_dir = out / "teacher"
     teacher_eval = pretrain_run(plan, teacher_dir, plan.teacher_preset, plan.teacher_overrides, plan.teacher_steps,
                                 plan.teacher_lr, 0, progress)
-    timings["teacher"] = _run_seconds(teacher_dir)
+    timings["teacher"] = run_seconds(teacher_dir)
     teacher_config = json.loads((teacher_dir / "config.json").read_text())
     teacher_options = teacher_config["options"]
     runs = {"distilled": [], "scratch": []}
@@ -417,7 +378,7 @@ def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) 
             else:
                 last = pretrain_run(plan, run_dir, plan.student_preset, plan.student_overrides, plan.student_steps,
                                     plan.student_lr, seed, progress)
-            timings[run_dir.name] = _run_seconds(run_dir)
+            timings[run_dir.name] = run_seconds(run_dir)
             runs[name].append({"seed": seed, "run": str(run_dir), "mlm_acc": float(last["mlm_acc"]),
                                "nsp_acc": last.get("nsp_acc"), "last_eval": last})
     say(f"downstream measure: {kind}")

@@ -26,7 +26,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from bertlab.experiments.common import prepare_out, print_results, set_threads, stage_logger
+from bertlab.experiments.common import (cached_run, prepare_out, print_results, run_seconds, set_threads,
+                                        stage_logger)
 
 UNITS = ("token", "word", "knowledge")
 HELD_OUT_FRACTION = 0.1  # PretrainOptions' default, which the runs use: the same documents are held out here
@@ -91,7 +92,6 @@ def plan_from_args(args) -> Plan:
 
 def pretrain_run(plan: Plan, unit: str, run_dir: Path, progress: bool) -> float:
     """Train (or reuse) the run of one masking unit; returns its training seconds."""
-    from bertlab.experiments.distill_vs_scratch import _prepare, _run_seconds
     from bertlab.pretrain import PretrainOptions, pretrain
 
     options = PretrainOptions(preset=plan.preset, model_overrides=dict(plan.model_overrides), corpus=plan.corpus,
@@ -103,12 +103,8 @@ def pretrain_run(plan: Plan, unit: str, run_dir: Path, progress: bool) -> float:
                               precision=plan.precision, device="cpu", seed=plan.seed,
                               split_seed=0, checkpoint_every=max(100, plan.steps // 2), log_every=10,
                               out=str(run_dir), progress=progress)
-    wanted = {k: v for k, v in asdict(options).items() if k not in ("out", "resume", "progress", "device")}
-    state = _prepare(run_dir, wanted)
-    if state != "reuse":
-        options.resume = state == "resume"
-        pretrain(options)
-    return _run_seconds(run_dir)
+    cached_run(options, pretrain)
+    return run_seconds(run_dir)
 
 
 # --- evaluation ---------------------------------------------------------------------------------------------

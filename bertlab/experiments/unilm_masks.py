@@ -21,7 +21,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from bertlab.experiments.common import prepare_out, print_results, set_threads, stage_logger
+from bertlab.experiments.common import (cached_run, prepare_out, print_results, run_seconds, set_threads,
+                                        stage_logger)
 from bertlab.family.unilm import MASK_KINDS
 
 
@@ -86,20 +87,15 @@ def options_for(plan: Plan, kind: str, out: Path | None, progress: bool = False)
 
 def train_runs(plan: Plan, out: Path, progress: bool, say) -> dict[str, float]:
     """One run per mask in ``out/<kind>`` (finished runs with the same options are reused). Returns seconds."""
-    from bertlab.experiments.distill_vs_scratch import _prepare, _run_seconds
     from bertlab.pretrain import pretrain
 
     seconds = {}
     for kind in MASK_KINDS:
         run_dir = out / kind
-        options = options_for(plan, kind, run_dir, progress)
-        wanted = {k: v for k, v in asdict(options).items() if k not in ("out", "resume", "progress", "device")}
-        state = _prepare(run_dir, wanted)
-        say(f"{kind}: {plan.steps} steps ({state})")
-        if state != "reuse":
-            options.resume = state == "resume"
-            pretrain(options)
-        seconds[kind] = _run_seconds(run_dir)
+        say(f"{kind}: {plan.steps} steps")
+        state = cached_run(options_for(plan, kind, run_dir, progress), pretrain)
+        say(f"{kind}: {state}")
+        seconds[kind] = run_seconds(run_dir)
     return seconds
 
 
