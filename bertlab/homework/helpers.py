@@ -33,6 +33,19 @@ def scalar(value, report: Report, what: str = "the loss") -> torch.Tensor:
     return value.reshape(())
 
 
+def must_raise_value_error(r: Report, call, what: str, instead: str, why: str) -> None:
+    """A rule body: ``call()`` must raise ValueError — bad input is an error, not a silent other behaviour.
+    ``what`` names the call in messages ("my_set_mode(model, 'frozen')"), ``instead`` what the error should say,
+    ``why`` what goes wrong when it does not raise."""
+    try:
+        value = call()
+    except ValueError:
+        return
+    except Exception as err:  # noqa: BLE001 - a student's function may raise anything
+        r.fail(f"{what} raised {type(err).__name__}: {err}; raise ValueError {instead}")
+    r.fail(f"{what} returned {value!r:.60} instead of raising ValueError: {why}")
+
+
 def close(a: float, b: float, rel: float = 1e-4, abs_: float = 1e-6) -> bool:
     return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= max(abs_, rel * max(abs(a), abs(b)))
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from bertlab.homework.grading import Report, register
-from bertlab.homework.helpers import close, diagnose, scalar
+from bertlab.homework.helpers import close, diagnose, must_raise_value_error, scalar
 
 
 @register("layer_map", 4, "TinyBERT's uniform layer mapping g(m) = m·N/M",
@@ -43,17 +43,10 @@ def check_layer_map(fn, r: Report) -> None:
 
     @r.rule("raises ValueError when M does not divide N, or M > N")
     def _():
-        for M, N in ((5, 12), (4, 2)):
-            try:
-                value = fn(M, N)
-            except ValueError:
-                continue
-            except Exception as err:  # noqa: BLE001
-                r.fail(f"my_uniform_layer_map({M}, {N}) raised {type(err).__name__}: {err}; raise ValueError "
-                       f"with a message saying why")
-            r.fail(f"my_uniform_layer_map({M}, {N}) returned {value!r:.60} instead of raising ValueError: "
-                   + ("12 teacher layers cannot be split evenly into 5 student layers" if M == 5 else
-                      "a 4-layer student cannot learn from a 2-layer teacher with one teacher layer each"))
+        for M, N, why in ((5, 12, "12 teacher layers cannot be split evenly into 5 student layers"),
+                          (4, 2, "a 4-layer student cannot learn from a 2-layer teacher with one teacher layer each")):
+            must_raise_value_error(r, lambda: fn(M, N), f"my_uniform_layer_map({M}, {N})",
+                                   "with a message saying why", why)
 
 
 def _attention_case(seed: int = 0):

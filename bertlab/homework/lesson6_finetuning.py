@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from bertlab.homework.grading import Report, register
-from bertlab.homework.helpers import as_tensor
+from bertlab.homework.helpers import as_tensor, must_raise_value_error
 
 
 def _padded_batch(seed: int = 0):
@@ -240,13 +240,6 @@ def check_freeze(fn, r: Report) -> None:
 
     @r.rule("rejects an unknown mode with ValueError")
     def _():
-        model = models["cls"]
-        try:
-            value = fn(model, "frozen")
-        except ValueError:
-            return
-        except Exception as err:  # noqa: BLE001
-            r.fail(f"my_set_mode(model, 'frozen') raised {type(err).__name__}: {err}; raise ValueError naming "
-                   f"the two modes, 'features' and 'finetune'")
-        r.fail(f"my_set_mode(model, 'frozen') returned {value!r:.40} instead of raising ValueError: a typo in the "
-               f"mode would silently fine-tune (or freeze) the model")
+        must_raise_value_error(r, lambda: fn(models["cls"], "frozen"), "my_set_mode(model, 'frozen')",
+                               "naming the two modes, 'features' and 'finetune'",
+                               "a typo in the mode would silently fine-tune (or freeze) the model")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import torch
 
 from bertlab.data.masking import IGNORE_INDEX
-from bertlab.data.tokenizer import CLS_ID, MASK_ID, PAD_ID, SEP_ID
+from bertlab.data.tokenizer import CLS_ID, MASK_ID, SEP_ID
 from bertlab.homework.grading import Report, register
-from bertlab.homework.helpers import as_tensor
+from bertlab.homework.helpers import as_tensor, must_raise_value_error
 
 # --- UNILM masks -----------------------------------------------------------------------------------------------
 
@@ -113,15 +113,9 @@ def check_unilm_mask(fn, r: Report) -> None:
 
     @r.rule("rejects an unknown kind with ValueError")
     def _():
-        try:
-            value = fn("causal", types.clone(), mask.clone())
-        except ValueError:
-            return
-        except Exception as err:  # noqa: BLE001
-            r.fail(f"my_unilm_mask('causal', …) raised {type(err).__name__}: {err}; raise ValueError naming the "
-                   f"three kinds, 'bidirectional', 'left-to-right' and 'seq2seq'")
-        r.fail(f"my_unilm_mask('causal', …) returned {type(value).__name__} instead of raising ValueError: a typo "
-               f"would silently train with some other mask")
+        must_raise_value_error(r, lambda: fn("causal", types.clone(), mask.clone()), "my_unilm_mask('causal', …)",
+                               "naming the three kinds, 'bidirectional', 'left-to-right' and 'seq2seq'",
+                               "a typo would silently train with some other mask")
 
 
 # --- MASS inputs -------------------------------------------------------------------------------------------------
