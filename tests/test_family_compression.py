@@ -217,3 +217,15 @@ def test_shared_layers_prune_the_shared_block_once(batch):
         reference = logits(albert, batch)
     assert torch.allclose(logits(pruned, batch), reference, atol=1e-5)
     assert [s.shape for s in c.head_importance(albert, [batch])] == [(4,)]
+
+
+def test_bad_sparsities_are_refused_before_anything_trains():
+    import argparse
+
+    from bertlab.experiments import compression
+
+    parser = argparse.ArgumentParser()
+    compression.add_arguments(parser)
+    with pytest.raises(ValueError, match=r"--sparsities: every value must be in \[0, 1\)"):
+        compression.plan_from_args(parser.parse_args(["--quick", "--sparsities", "0.5,1.5"]))
+    assert compression.plan_from_args(parser.parse_args(["--quick", "--sparsities", "0.5"])).sparsities == (0.5,)

@@ -237,3 +237,11 @@ def test_the_quick_experiment_runs(tmp_path):
 
     assert main(["experiment", "mass-spans", "--quick", "--quiet", "--threads", "1", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "results.md").exists()
+
+
+@pytest.mark.parametrize("rule", ["0", "-2", "0%", "150%", "1.5"])
+def test_a_span_rule_outside_one_token_to_the_whole_sentence_is_refused_when_parsed(rule):
+    from bertlab.family.mass import parse_span
+
+    with pytest.raises(ValueError, match="at least 1 token and at most the whole sentence"):
+        parse_span(rule)

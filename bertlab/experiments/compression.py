@@ -84,20 +84,25 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def _floats(text: str, flag: str) -> tuple:
+def _floats(text: str, flag: str, valid, valid_text: str) -> tuple:
     try:
-        return tuple(float(x) for x in text.split(",") if x.strip())
+        values = tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError:
         raise ValueError(f"{flag} takes numbers separated by commas, e.g. 0.3,0.5; got {text!r}") from None
+    bad = [x for x in values if not valid(x)]
+    if bad or not values:
+        raise ValueError(f"{flag}: every value must be {valid_text}, e.g. 0.3,0.5; got {text!r}")
+    return values
 
 
 def plan_from_args(args) -> Plan:
     plan = replace(QUICK) if args.quick else Plan()
     changes = {k: getattr(args, k) for k in ("teacher_steps", "student_steps") if getattr(args, k, None) is not None}
-    if getattr(args, "sparsities", None):
-        changes["sparsities"] = _floats(args.sparsities, "--sparsities")
+    if getattr(args, "sparsities", None):  # checked now, not after the teacher has trained
+        changes["sparsities"] = _floats(args.sparsities, "--sparsities", lambda x: 0 <= x < 1, "in [0, 1)")
     if getattr(args, "head_fractions", None):
-        changes["head_fractions"] = _floats(args.head_fractions, "--head-fractions")
+        changes["head_fractions"] = _floats(args.head_fractions, "--head-fractions", lambda x: 0 < x < 1,
+                                            "in (0, 1)")
     if getattr(args, "repeats", None):
         changes["latency_repeats"] = args.repeats
     return replace(plan, **changes)

@@ -49,13 +49,18 @@ def parse_span(rule: str | int | float) -> tuple[int | None, float | None]:
     text = str(rule).strip()
     try:
         if text.endswith("%"):
-            return None, float(text[:-1]) / 100
-        if isinstance(rule, float) or "." in text:
-            return None, float(text)
-        return int(text), None
+            k, fraction = None, float(text[:-1]) / 100
+        elif isinstance(rule, float) or "." in text:
+            k, fraction = None, float(text)
+        else:
+            k, fraction = int(text), None
     except ValueError:
         raise ValueError(f"span rule {rule!r}: give a token count (\"1\", \"5\") or a percentage of the sentence "
                          f"(\"50%\", \"100%\")") from None
+    if (k is not None and k < 1) or (fraction is not None and not 0 < fraction <= 1):
+        raise ValueError(f"span rule {rule!r}: a span is at least 1 token and at most the whole sentence "
+                         f"(\"1\" … \"100%\")")
+    return k, fraction
 
 
 def span_lengths(lengths: torch.Tensor, k: int | None = None, fraction: float | None = None) -> torch.Tensor:
