@@ -220,6 +220,35 @@ def test_experiment_table_names_the_downstream_metric():
     table = markdown(results, summary)
     assert "| downstream macro-F1 (capitalization:wiki-en) |" in table
     assert "keeps 98% of the teacher's downstream macro-F1" in table and "downstream accuracy" not in table
+    assert "random weights" not in table  # no reference rows unless they were measured
+
+
+def test_experiment_table_shows_the_random_weights_reference():
+    """What pre-training added downstream: the same fine-tuning from random weights, a row per shape."""
+    from bertlab.experiments.distill_vs_scratch import markdown, summarize
+
+    results = {"teacher": {"mlm_acc": 0.31, "downstream_acc": 0.787},
+               "distilled": [{"mlm_acc": 0.27, "downstream_acc": 0.764}, {"mlm_acc": 0.27, "downstream_acc": 0.777}],
+               "scratch": [{"mlm_acc": 0.115, "downstream_acc": 0.755}, {"mlm_acc": 0.114, "downstream_acc": 0.757}],
+               "random_weights": {"teacher": [0.764], "student": [0.765, 0.758]},
+               "parameters": {"teacher": 1_156_866, "student": 274_690}, "downstream": "capitalization:wiki-en",
+               "downstream_metric": "macro_f1", "downstream_description": "capitalization",
+               "shapes": {"teacher": "L4 H128 A2", "student": "L2 H64 A2"},
+               "plan": {"seeds": [0, 1], "student_steps": 1000, "teacher_steps": 4500, "corpus": "wiki-en"},
+               "seconds": 60.0, "timings": {"teacher": 30.0, "downstream": 30.0}}
+    table = markdown(results, summarize(results))
+    assert "| *teacher shape, random weights* | L4 H128 A2 | 1.16M | — | 76.4 % |" in table
+    assert "| *student shape, random weights* | L2 H64 A2 | 0.27M | — | 76.2 % (76.5, 75.8) |" in table
+    assert "without pre-training, for reference" in table
+    assert summarize(results)["target_held"]  # the reference rows are context, not part of the verdict
+
+
+def test_experiment_random_weights_reference_is_skipped_for_the_nsp_measure(tmp_path):
+    from bertlab.experiments.distill_vs_scratch import Downstream, Plan
+
+    nsp = Downstream("nsp", Plan(downstream="nsp"), tmp_path, {})
+    assert nsp.score_random({"hidden_size": 64}, tmp_path / "random", 0, progress=False) is None
+    assert not (tmp_path / "random").exists()
 
 
 def test_experiment_quick_runs_end_to_end(tmp_path, capsys):
@@ -236,6 +265,10 @@ def test_experiment_quick_runs_end_to_end(tmp_path, capsys):
     for name in ("teacher", "distilled-seed0", "distilled-seed1", "scratch-seed0", "scratch-seed1"):
         assert json.loads((out / name / "status.json").read_text())["status"] == "finished"
     assert json.loads((out / "distilled-seed1" / "config.json").read_text())["teacher"] == str(out / "teacher")
+    teacher_options = json.loads((out / "teacher" / "config.json").read_text())["options"]
+    scratch_options = json.loads((out / "scratch-seed0" / "config.json").read_text())["options"]
+    assert (teacher_options["warmup_seq_length"], teacher_options["warmup_seq_steps"]) == (8, 0.5)
+    assert scratch_options["warmup_seq_length"] == 0  # only the teacher: both students train alike
     before = (out / "teacher" / "model.safetensors").stat().st_mtime_ns
     assert main(args) == 0  # a second call reuses every finished run
     assert (out / "teacher" / "model.safetensors").stat().st_mtime_ns == before
@@ -250,6 +283,9 @@ def test_experiment_quick_with_fine_tuned_downstream(tmp_path):
     assert results["downstream"] == "capitalization:news-en" and results["downstream_metric"] == "macro_f1"
     assert all(0 <= r["downstream_acc"] <= 1 for r in results["distilled"] + results["scratch"])
     assert (out / "scratch-seed0" / "downstream" / "results.json").exists()
+    assert len(results["random_weights"]["teacher"]) == 1 and len(results["random_weights"]["student"]) == 2
+    assert (out / "random-weights" / "student-seed1" / "measure.json").exists()
+    assert "*student shape, random weights*" in results["markdown"]
 
 
 # --- the task-specific stage ---------------------------------------------------------------------------------

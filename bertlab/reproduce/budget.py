@@ -193,7 +193,8 @@ def plan(minutes: float = 60.0, quick: bool = False, claims=CLAIMS, seeds=(0, 1)
 def distill_factor(p: Plan, probe) -> tuple[float, float]:
     """(factor on distill-vs-scratch's step counts, estimated minutes). Its recipe is timed from step times
     of its teacher and student shapes measured now: teacher steps, then per seed a distilled student (student
-    step + a teacher forward ≈ 1/3 teacher step) and a scratch student, then fine-tuning every model."""
+    step + a teacher forward ≈ 1/3 teacher step) and a scratch student, then fine-tuning every model and the
+    random-weights references (teacher shape once, student shape per seed)."""
     from bertlab.experiments import distill_vs_scratch as dvs
 
     if p.quick:
@@ -207,7 +208,7 @@ def distill_factor(p: Plan, probe) -> tuple[float, float]:
 
     def seconds(f: float) -> float:
         teacher, student, tune = d.teacher_steps * f, d.student_steps * f, d.finetune_steps * f
-        return OVERHEAD * (teacher * t + n * student * (2 * s + t / 3) + tune * (t + 2 * n * s))
+        return OVERHEAD * (teacher * t + n * student * (2 * s + t / 3) + tune * (2 * t + 3 * n * s))
 
     factor = 60 * p.claim_minutes["5"] / seconds(1.0)
     factor = min(factor, 2.0 if p.device == "cuda" else 1.0)
