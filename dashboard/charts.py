@@ -25,8 +25,9 @@ def run_color(index: int) -> str:
 
 def curves_figure(records_by_run: Mapping[str, list[dict]], metrics: Sequence[str], split: str,
                   teacher_finals: Mapping[str, tuple[str, Mapping[str, float]]] | None = None,
-                  colors: Mapping[str, str] | None = None) -> go.Figure:
-    """One row per metric (x = optimizer step), one colour per run, several runs on one chart.
+                  colors: Mapping[str, str] | None = None, log_y: bool = False) -> go.Figure:
+    """One row per metric (x = optimizer step), one colour per run, several runs on one chart. ``log_y``: a
+    logarithmic y-axis, for losses that span orders of magnitude (a distillation loss starts ~100× above MLM).
 
     Teachers are dashed: a distilled run's eval lines carry ``teacher_<metric>`` (the frozen teacher on the
     same held-out batches); otherwise ``teacher_finals[run] = (teacher name, its final eval metrics)`` draws
@@ -73,6 +74,8 @@ def curves_figure(records_by_run: Mapping[str, list[dict]], metrics: Sequence[st
     fig.update_layout(height=max(360, 260 * len(metrics) + 100), margin=dict(l=40, r=10, t=60, b=90),
                       legend=dict(orientation="h", yref="container", yanchor="bottom", y=0.0, x=0),
                       title=f"{split} metrics (x: optimizer step)")
+    if log_y:
+        fig.update_yaxes(type="log")
     return fig
 
 

@@ -88,8 +88,14 @@ PLOT_LINES = '[data-testid="stPlotlyChart"] .scatterlayer path.js-line'
 HEATMAPS = '[data-testid="stPlotlyChart"] .heatmaplayer image'
 BARS = '[data-testid="stPlotlyChart"] .barlayer .point path'
 
+def log_scale_train(page) -> dict[str, int]:
+    """Tick the train chart's "log scale": a distilled student's total loss starts ~100x above MLM losses."""
+    page.get_by_text("log scale").first.click()
+    return {'[data-testid="stCheckbox"] input:checked': 1}  # then the charts must still draw (open_page waits)
+
+
 PAGES = [
-    PageCheck("dashboard-runs", "", {PLOT_LINES: 4, '[data-testid="stDataFrame"]': 1}),
+    PageCheck("dashboard-runs", "", {PLOT_LINES: 4, '[data-testid="stDataFrame"]': 1}, prepare=log_scale_train),
     PageCheck("dashboard-attention", "attention", {HEATMAPS: 1, '[data-testid="stIFrame"]': 2},
               frames={"svg line": 10, "svg text": 4}, prepare=pick_student),
     PageCheck("dashboard-parameters", "parameters", {BARS: 10, '[data-testid="stDataFrame"]': 1}),

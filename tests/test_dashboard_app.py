@@ -106,6 +106,9 @@ def test_runs_page_metric_choice_and_run_choice(monkeypatch, runs):
     train = charts(at)[0]
     assert [a["text"] for a in train["layout"]["annotations"]] == ["loss_attn", "loss_hidn", "loss_emb"]
     assert {t["name"] for t in traces(train)} == {"student"} and len(traces(train)) == 3
+    assert train["layout"]["yaxis"].get("type") != "log"
+    at.checkbox(key="train_log_y").check().run()  # distillation losses span orders of magnitude
+    assert charts(at)[0]["layout"]["yaxis"]["type"] == "log" and charts(at)[1]["layout"]["yaxis"].get("type") != "log"
     at.selectbox(key="config_run").set_value("experiment/corrupt").run()
     assert not at.exception
 

@@ -52,7 +52,7 @@ def test_page_draws_in_chromium(dashboard_url, browser, check):
         page.close()
     expected = counts.pop("expected")
     if check.prepare:
-        assert expected != check.drawn, "the demo runs have a distilled student: its teacher maps must be drawn"
+        assert expected != check.drawn, "a page's preparation (a student picked, a box ticked) must show"
     for selector, least in expected.items():
         assert counts[selector] >= least, (selector, counts)
     if check.frames:

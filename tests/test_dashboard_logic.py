@@ -258,6 +258,15 @@ def test_curves_figure_overlays_runs_and_dashed_teachers(runs):
     assert line.name == "s · teacher t0 (final)" and list(line.y) == [0.5, 0.5]
 
 
+def test_curves_figure_log_scale_applies_to_every_metric_row(runs):
+    records = {"teacher": rf.load_metrics(runs / "teacher")[0]}
+    linear = charts.curves_figure(records, ["loss", "mlm_loss"], "train")
+    logged = charts.curves_figure(records, ["loss", "mlm_loss"], "train", log_y=True)
+    assert linear.layout.yaxis.type in (None, "linear") and linear.layout.yaxis2.type in (None, "linear")
+    assert logged.layout.yaxis.type == "log" and logged.layout.yaxis2.type == "log"
+    assert logged.data and [list(t.y) for t in logged.data] == [list(t.y) for t in linear.data]  # same data, other axis
+
+
 def test_heatmaps_keep_repeated_tokens_apart():
     tokens = ["[CLS]", "the", "cat", "the", "[SEP]"]
     fig = charts.attention_heatmap(torch.rand(5, 5), tokens)

@@ -102,7 +102,10 @@ def draw_curves() -> None:
                 st.info(f"No {split} lines yet.")
                 continue
             chosen = metric_picker(f"{split} metrics", options, split, f"{split}_metrics")
-            fig = charts.curves_figure(records, chosen, split, teacher_finals, colors)
+            log_y = st.checkbox("log scale", key=f"{split}_log_y",
+                                help="a logarithmic y-axis: losses that span orders of magnitude (a distilled "
+                                     "student's total loss starts ~100x above its MLM loss) stay readable")
+            fig = charts.curves_figure(records, chosen, split, teacher_finals, colors, log_y=log_y)
             st.plotly_chart(fig, key=f"{split}_curves", width="stretch")
     if any_running and auto:
         st.caption(f"Auto-refreshing every {REFRESH_S} s while a chosen run is training.")
