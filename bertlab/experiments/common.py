@@ -30,6 +30,20 @@ def prepare_out(out: Path, run_names: Iterable[str] = (), fresh: bool = False) -
     return out
 
 
+THREADS_HELP = "torch CPU threads (1 is fastest on a busy shared machine)"
+
+
+def add_run_control(parser, threads_help: str | None = THREADS_HELP, threads_default: int | None = None,
+                    fresh: bool = True) -> None:
+    """The options experiments share after their own: ``--threads`` (unless ``threads_help`` is None),
+    ``--fresh`` (unless ``fresh`` is False) and ``--quiet``."""
+    if threads_help is not None:
+        parser.add_argument("--threads", type=int, default=threads_default, help=threads_help)
+    if fresh:
+        parser.add_argument("--fresh", action="store_true", help="delete earlier runs in --out first")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def stage_logger(name: str) -> Callable[[str], None]:
     """``say(text)``: one progress line on stderr, stamped with the seconds since this call."""
     began = time.time()

@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from bertlab.experiments.common import prepare_out, print_results, set_threads, stage_logger
+from bertlab.experiments.common import add_run_control, prepare_out, print_results, set_threads, stage_logger
 
 
 @dataclass
@@ -80,8 +80,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--sparsities", help="unstructured sparsities, comma-separated (default 0.3,0.5,0.7,0.9)")
     parser.add_argument("--head-fractions", help="shares of all heads to remove, comma-separated (default 0.25,0.5)")
     parser.add_argument("--repeats", type=int, help=f"latency rounds (default {d.latency_repeats})")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for everything (default 1)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_run_control(parser, threads_help="torch CPU threads for everything (default 1)", threads_default=1,
+                    fresh=False)
 
 
 def _floats(text: str, flag: str, valid, valid_text: str) -> tuple:

@@ -40,7 +40,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from bertlab.experiments.common import cached_run, prepare_out, print_results, run_seconds, stage_logger
+from bertlab.experiments.common import (add_run_control, cached_run, prepare_out, print_results, run_seconds,
+                                        stage_logger)
 from bertlab.recipes import RECIPES
 
 FULL_MINUTES = 15  # what the default step counts take on 2 idle cores of the reference CPU (see the README)
@@ -106,8 +107,7 @@ def add_arguments(parser) -> None:
                                              "nsp, or a fine-tuning task name")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), help=f"default {d.precision}")
     parser.add_argument("--device", help="auto | cpu | cuda | mps")
-    parser.add_argument("--fresh", action="store_true", help="delete earlier runs in --out first")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_run_control(parser, threads_help=None)
 
 
 def plan_from_args(args) -> Plan:

@@ -26,8 +26,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from bertlab.experiments.common import (cached_run, prepare_out, print_results, run_seconds, set_threads,
-                                        stage_logger)
+from bertlab.experiments.common import (add_run_control, cached_run, prepare_out, print_results, run_seconds,
+                                        set_threads, stage_logger)
 
 UNITS = ("token", "word", "knowledge")
 HELD_OUT_FRACTION = 0.1  # PretrainOptions' default, which the runs use: the same documents are held out here
@@ -73,9 +73,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--steps", type=int, help=f"optimizer steps of every run (default {d.steps})")
     parser.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
     parser.add_argument("--seed", type=int, help=f"default {d.seed}")
-    parser.add_argument("--threads", type=int, help=f"torch CPU threads (default {d.threads})")
-    parser.add_argument("--fresh", action="store_true", help="delete earlier runs in --out first")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_run_control(parser, threads_help=f"torch CPU threads (default {d.threads})")
 
 
 def plan_from_args(args) -> Plan:

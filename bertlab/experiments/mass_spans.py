@@ -20,7 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from bertlab.experiments.common import prepare_out, print_results, set_threads, stage_logger
+from bertlab.experiments.common import add_run_control, prepare_out, print_results, set_threads, stage_logger
 
 
 @dataclass
@@ -67,11 +67,9 @@ def add_arguments(parser) -> None:
                                         "of the sentence (default 1,50%%,100%%)")
     parser.add_argument("--decoder-layers", type=int, help=f"default {d.decoder_layers}")
     parser.add_argument("--lr", type=float, help=f"peak learning rate (default {d.learning_rate:g})")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy shared machine)")
     parser.add_argument("--device", help="auto | cpu | cuda | mps")
     parser.add_argument("--seed", type=int, help="model and data seed (default 0)")
-    parser.add_argument("--fresh", action="store_true", help="delete earlier runs in --out first")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_run_control(parser)
 
 
 def plan_from_args(args) -> Plan:

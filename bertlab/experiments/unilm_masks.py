@@ -21,8 +21,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from bertlab.experiments.common import (cached_run, prepare_out, print_results, run_seconds, set_threads,
-                                        stage_logger)
+from bertlab.experiments.common import (add_run_control, cached_run, prepare_out, print_results, run_seconds,
+                                        set_threads, stage_logger)
 from bertlab.family.unilm import MASK_KINDS
 
 
@@ -54,9 +54,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--steps", type=int, help=f"training steps per mask (default {d.steps}, {QUICK.steps} "
                                                   f"with --quick)")
     parser.add_argument("--corpus", help=f"pre-training corpus (default {d.corpus})")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy shared machine)")
-    parser.add_argument("--fresh", action="store_true", help="delete earlier runs in --out first")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_run_control(parser)
 
 
 def plan_from_args(args) -> Plan:
