@@ -1,6 +1,7 @@
 """``bertlab distill``: the run folder it writes, errors for a wrong teacher or tokenizer, resume, load_run."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -249,6 +250,19 @@ def test_experiment_random_weights_reference_is_skipped_for_the_nsp_measure(tmp_
     nsp = Downstream("nsp", Plan(downstream="nsp"), tmp_path, {})
     assert nsp.score_random({"hidden_size": 64}, tmp_path / "random", 0, progress=False) is None
     assert not (tmp_path / "random").exists()
+
+
+def test_experiment_quick_never_defaults_to_the_full_runs_folder():
+    """A smoke test must not land in (or be refused by) the folder of a full run: runs/NAME-quick."""
+    import argparse
+
+    from bertlab.experiments.common import add_out_and_quick, out_folder
+
+    parser = argparse.ArgumentParser()
+    add_out_and_quick(parser, "distill-vs-scratch", "the runs", "toy sizes")
+    assert out_folder(parser.parse_args([]), "distill-vs-scratch") == Path("runs/distill-vs-scratch")
+    assert out_folder(parser.parse_args(["--quick"]), "distill-vs-scratch") == Path("runs/distill-vs-scratch-quick")
+    assert out_folder(parser.parse_args(["--quick", "--out", "x"]), "distill-vs-scratch") == Path("x")
 
 
 def test_experiment_quick_runs_end_to_end(tmp_path, capsys):

@@ -23,6 +23,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bertlab.experiments.common import add_out_and_quick, out_folder
+
 SEQUENCE_POOLINGS = ("cls", "mean", "scalar-mix")
 TOKEN_POOLINGS = ("top", "scalar-mix")
 MODES = ("finetune", "features")
@@ -49,9 +51,8 @@ QUICK = Budget(pretrain_steps=30, pretrain_seq=64, pretrain_batch=16, steps=20, 
 def add_arguments(p) -> None:
     p.add_argument("--from", dest="from_run", metavar="RUN",
                    help="a pre-trained run folder (default: pre-train a tiny model here, cached under --out)")
-    p.add_argument("--out", help="folder for the pre-trained model, every cell's run and the tables "
-                                 "(default runs/application-modes, or runs/application-modes-quick)")
-    p.add_argument("--quick", action="store_true", help="a minute-long smoke run (tiny budgets everywhere)")
+    add_out_and_quick(p, "application-modes", "the pre-trained model, every cell's run and the tables",
+                      "a minute-long smoke run (tiny budgets everywhere)")
     p.add_argument("--single-task", default="reviews-zh", help="single-text task (default reviews-zh)")
     p.add_argument("--pair-task", help="sentence-pair task (default sentence-distance on the pre-training corpus)")
     p.add_argument("--token-task", help="also run a token task, e.g. word-boundary (poolings top / scalar-mix)")
@@ -188,7 +189,7 @@ def run(args) -> int:
         import torch
         torch.set_num_threads(args.threads)
     budget = budget_from(args)
-    out = Path(args.out or ("runs/application-modes-quick" if args.quick else "runs/application-modes"))
+    out = out_folder(args, "application-modes")
     out.mkdir(parents=True, exist_ok=True)
     if args.from_run:
         pretrained = Path(args.from_run)

@@ -30,6 +30,18 @@ def prepare_out(out: Path, run_names: Iterable[str] = (), fresh: bool = False) -
     return out
 
 
+def add_out_and_quick(parser, name: str, holds: str, quick_help: str) -> None:
+    """``--out`` (see ``out_folder``) and ``--quick``, the first options of every experiment."""
+    parser.add_argument("--out", help=f"folder for {holds} (default runs/{name}, or runs/{name}-quick with --quick)")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+
+
+def out_folder(args, name: str) -> Path:
+    """``--out``, else ``runs/NAME`` — or ``runs/NAME-quick`` for ``--quick``, so a smoke test never lands in
+    (and is never refused by) the folder of a full run."""
+    return Path(args.out or (f"runs/{name}-quick" if args.quick else f"runs/{name}"))
+
+
 THREADS_HELP = "torch CPU threads (1 is fastest on a busy shared machine)"
 
 

@@ -21,7 +21,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from bertlab.experiments.common import add_run_control, prepare_out, print_results, set_threads, stage_logger
+from bertlab.experiments.common import (add_out_and_quick, add_run_control, out_folder, prepare_out, print_results,
+                                        set_threads, stage_logger)
 
 
 @dataclass
@@ -67,9 +68,8 @@ QUICK = Plan(corpus="news-en", vocab_size=1024, max_seq_length=32, batch_size=16
 
 def add_arguments(parser) -> None:
     d = Plan()
-    parser.add_argument("--out", default=None, help="folder for the runs, the compressed models, results.json and "
-                                                    "results.md (default runs/compression[-quick])")
-    parser.add_argument("--quick", action="store_true", help="toy sizes on news-en (a smoke test, ~1-2 min)")
+    add_out_and_quick(parser, "compression", "the runs, the compressed models, results.json and results.md",
+                      "toy sizes on news-en (a smoke test, ~1-2 min)")
     parser.add_argument("--from", dest="from_run", help="the teacher: a finished pre-training run folder "
                                                         "(default: train one here, cached under --out/teacher)")
     parser.add_argument("--student", help="a TinyBERT student run folder distilled from that teacher "
@@ -217,7 +217,7 @@ def markdown(rows: list[dict], info: dict) -> str:
 def run(args) -> int:
     set_threads(args.threads)
     plan = plan_from_args(args)
-    out = Path(args.out or ("runs/compression-quick" if args.quick else "runs/compression"))
+    out = out_folder(args, "compression")
     return print_results(run_plan(plan, out, teacher=args.from_run, student=args.student,
                                   with_student=not args.no_student, progress=not args.quiet), out)
 

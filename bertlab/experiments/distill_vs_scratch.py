@@ -40,8 +40,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from bertlab.experiments.common import (add_run_control, cached_run, prepare_out, print_results, run_seconds,
-                                        stage_logger)
+from bertlab.experiments.common import (add_out_and_quick, add_run_control, cached_run, out_folder, prepare_out,
+                                        print_results, run_seconds, stage_logger)
 from bertlab.recipes import RECIPES
 
 FULL_MINUTES = 15  # what the default step counts take on 2 idle cores of the reference CPU (see the README)
@@ -93,9 +93,8 @@ QUICK = Plan(corpus="news-en", vocab_size=1024, max_seq_length=32, batch_size=16
 
 def add_arguments(parser) -> None:
     d = Plan()
-    parser.add_argument("--out", default="runs/distill-vs-scratch",
-                        help="folder for the runs, results.json and results.md (finished runs in it are reused)")
-    parser.add_argument("--quick", action="store_true", help="toy sizes on news-en (a smoke test, ~1-2 min)")
+    add_out_and_quick(parser, "distill-vs-scratch", "the runs, results.json and results.md; finished runs in it "
+                      "are reused", "toy sizes on news-en (a smoke test, ~1-2 min)")
     parser.add_argument("--budget-minutes", type=float, default=None,
                         help=f"scale every step count to this budget (default {FULL_MINUTES}: the recipe below)")
     parser.add_argument("--corpus", help=f"pre-training corpus (default {d.corpus})")
@@ -393,7 +392,8 @@ def _shape(config: dict) -> str:
 
 def run(args) -> int:
     plan = plan_from_args(args)
-    return print_results(run_plan(plan, Path(args.out), fresh=args.fresh, progress=not args.quiet), Path(args.out))
+    out = out_folder(args, "distill-vs-scratch")
+    return print_results(run_plan(plan, out, fresh=args.fresh, progress=not args.quiet), out)
 
 
 def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) -> dict:

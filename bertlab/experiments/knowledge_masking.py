@@ -26,8 +26,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from bertlab.experiments.common import (add_run_control, cached_run, prepare_out, print_results, run_seconds,
-                                        set_threads, stage_logger)
+from bertlab.experiments.common import (add_out_and_quick, add_run_control, cached_run, out_folder, prepare_out,
+                                        print_results, run_seconds, set_threads, stage_logger)
 
 UNITS = ("token", "word", "knowledge")
 HELD_OUT_FRACTION = 0.1  # PretrainOptions' default, which the runs use: the same documents are held out here
@@ -66,9 +66,8 @@ QUICK = Plan(corpus="news-en", vocab_size=2048, max_seq_length=64, batch_size=16
 
 def add_arguments(parser) -> None:
     d = Plan()
-    parser.add_argument("--out", default="runs/knowledge-masking",
-                        help="folder for the runs, results.json and results.md (finished runs in it are reused)")
-    parser.add_argument("--quick", action="store_true", help="toy sizes on news-en (a smoke test, ~1 min)")
+    add_out_and_quick(parser, "knowledge-masking", "the runs, results.json and results.md; finished runs in it "
+                      "are reused", "toy sizes on news-en (a smoke test, ~1 min)")
     parser.add_argument("--corpus", help=f"peoples-daily-zh, wiki-en or news-en (default {d.corpus})")
     parser.add_argument("--steps", type=int, help=f"optimizer steps of every run (default {d.steps})")
     parser.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
@@ -253,7 +252,8 @@ def markdown(results: dict) -> str:
 
 def run(args) -> int:
     plan = plan_from_args(args)
-    return print_results(run_plan(plan, Path(args.out), fresh=args.fresh, progress=not args.quiet), Path(args.out))
+    out = out_folder(args, "knowledge-masking")
+    return print_results(run_plan(plan, out, fresh=args.fresh, progress=not args.quiet), out)
 
 
 def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) -> dict:

@@ -20,7 +20,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from bertlab.experiments.common import add_run_control, prepare_out, print_results, set_threads, stage_logger
+from bertlab.experiments.common import (add_out_and_quick, add_run_control, out_folder, prepare_out, print_results,
+                                        set_threads, stage_logger)
 
 
 @dataclass
@@ -57,9 +58,8 @@ QUICK = Plan(corpus="news-en", vocab_size=1024, max_seq_length=32, batch_size=16
 
 def add_arguments(parser) -> None:
     d = Plan()
-    parser.add_argument("--out", help="folder for the runs, results.json and results.md "
-                                      "(default runs/mass-spans, or runs/mass-spans-quick with --quick)")
-    parser.add_argument("--quick", action="store_true", help="toy sizes on news-en (a smoke test, ~20 s)")
+    add_out_and_quick(parser, "mass-spans", "the runs, results.json and results.md",
+                      "toy sizes on news-en (a smoke test, ~20 s)")
     parser.add_argument("--steps", type=int, help=f"optimizer steps per model (default {d.steps}, "
                                                   f"{QUICK.steps} with --quick)")
     parser.add_argument("--corpus", help=f"corpus of sentences (default {d.corpus})")
@@ -185,7 +185,7 @@ def greedy_scores(model, batches) -> tuple[dict, list]:
 def run(args) -> int:
     set_threads(args.threads)
     plan = plan_from_args(args)
-    out = Path(args.out or ("runs/mass-spans-quick" if args.quick else "runs/mass-spans"))
+    out = out_folder(args, "mass-spans")
     return print_results(run_plan(plan, out, fresh=args.fresh, progress=not args.quiet), out)
 
 

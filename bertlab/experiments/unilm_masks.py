@@ -21,8 +21,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from bertlab.experiments.common import (add_run_control, cached_run, prepare_out, print_results, run_seconds,
-                                        set_threads, stage_logger)
+from bertlab.experiments.common import (add_out_and_quick, add_run_control, cached_run, out_folder, prepare_out,
+                                        print_results, run_seconds, set_threads, stage_logger)
 from bertlab.family.unilm import MASK_KINDS
 
 
@@ -48,9 +48,8 @@ QUICK = Plan(corpus="news-en", steps=30, max_seq_length=32, batch_size=16, vocab
 
 def add_arguments(parser) -> None:
     d = Plan()
-    parser.add_argument("--out", help="folder for the three runs and results.json / results.md "
-                                      "(default runs/unilm-masks, or runs/unilm-masks-quick with --quick)")
-    parser.add_argument("--quick", action="store_true", help="toy sizes on news-en (a smoke test, ~1 min)")
+    add_out_and_quick(parser, "unilm-masks", "the three runs and results.json / results.md",
+                      "toy sizes on news-en (a smoke test, ~1 min)")
     parser.add_argument("--steps", type=int, help=f"training steps per mask (default {d.steps}, {QUICK.steps} "
                                                   f"with --quick)")
     parser.add_argument("--corpus", help=f"pre-training corpus (default {d.corpus})")
@@ -165,7 +164,7 @@ def markdown(results: dict) -> str:
 
 def run(args) -> int:
     set_threads(args.threads)
-    out = Path(args.out or ("runs/unilm-masks-quick" if args.quick else "runs/unilm-masks"))
+    out = out_folder(args, "unilm-masks")
     return print_results(run_plan(plan_from_args(args), out, fresh=args.fresh, progress=not args.quiet), out)
 
 
