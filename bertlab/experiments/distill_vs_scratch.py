@@ -429,6 +429,11 @@ def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) 
             timings[run_dir.name] = run_seconds(run_dir)
             runs[name].append({"seed": seed, "run": str(run_dir), "mlm_acc": float(last["mlm_acc"]),
                                "nsp_acc": last.get("nsp_acc"), "last_eval": last})
+    # checked before any fine-tuning: a mismatch here means the comparison is unfair, whatever follows
+    student_model = json.loads((out / f"scratch-seed{plan.seeds[0]}" / "config.json").read_text())["model"]
+    distilled_model = json.loads((out / f"distilled-seed{plan.seeds[0]}" / "config.json").read_text())["model"]
+    if distilled_model != student_model:
+        raise RuntimeError("the distilled and the from-scratch student have different shapes; this is a bug")
     say(f"downstream measure: {kind}")
     downstream = Downstream(kind, plan, teacher_dir, teacher_options)
     # "downstream_acc" holds the task's score (accuracy, or macro-F1 for a token task: "downstream_metric")
@@ -438,18 +443,13 @@ def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) 
             r["downstream_acc"], r["downstream_test"] = downstream.score(Path(r["run"]), r["last_eval"], r["seed"],
                                                                          progress)
     random_weights = {"teacher": [], "student": []}
-    student_model = json.loads((out / f"scratch-seed{plan.seeds[0]}" / "config.json").read_text())["model"]
     for shape, config, seeds in (("teacher", teacher_config["model"], (0,)), ("student", student_model, plan.seeds)):
         for seed in seeds:
             measured = downstream.score_random(config, out / "random-weights" / f"{shape}-seed{seed}", seed, progress)
             if measured is not None:
                 random_weights[shape].append(measured[0])
     timings["downstream"] = downstream.seconds
-    student_config = BertConfig.from_dict(json.loads((out / f"scratch-seed{plan.seeds[0]}" / "config.json")
-                                                     .read_text())["model"])
-    distilled_config = json.loads((out / f"distilled-seed{plan.seeds[0]}" / "config.json").read_text())
-    if distilled_config["model"] != student_config.to_dict():
-        raise RuntimeError("the distilled and the from-scratch student have different shapes; this is a bug")
+    student_config = BertConfig.from_dict(student_model)
     teacher_vocab = json.loads((teacher_dir / "tokenizer.json").read_text())["model"]["vocab"]
     for r in runs["scratch"]:  # trained on the same split, so get_tokenizer must have given the same vocabulary
         if json.loads((Path(r["run"]) / "tokenizer.json").read_text())["model"]["vocab"] != teacher_vocab:
