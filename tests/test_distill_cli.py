@@ -265,6 +265,11 @@ def test_experiment_quick_never_defaults_to_the_full_runs_folder():
     assert out_folder(parser.parse_args(["--quick", "--out", "x"]), "distill-vs-scratch") == Path("x")
 
 
+def test_experiment_bad_seeds_are_refused_by_name(capsys):
+    assert main(["experiment", "distill-vs-scratch", "--seeds", "0,x", "--out", "unused"]) != 0
+    assert "--seeds takes whole numbers separated by commas (e.g. 0,1), got '0,x'" in capsys.readouterr().err
+
+
 def test_experiment_quick_runs_end_to_end(tmp_path, capsys):
     """The whole pipeline at toy size (downstream = held-out NSP, to stay fast); finished runs are reused."""
     out = tmp_path / "exp"

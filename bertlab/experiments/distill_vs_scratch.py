@@ -118,7 +118,10 @@ def plan_from_args(args) -> Plan:
     changes = {k: getattr(args, k) for k in ("corpus", "teacher_steps", "student_steps", "downstream", "precision",
                                              "device") if getattr(args, k, None) is not None}
     if getattr(args, "seeds", None):
-        changes["seeds"] = tuple(int(s) for s in args.seeds.split(","))
+        try:
+            changes["seeds"] = tuple(int(s) for s in args.seeds.split(","))
+        except ValueError:
+            raise ValueError(f"--seeds takes whole numbers separated by commas (e.g. 0,1), got {args.seeds!r}") from None
     return replace(plan, **changes)
 
 
