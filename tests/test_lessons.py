@@ -87,6 +87,52 @@ def test_overlap_separates_nsp_but_not_sop(news_corpus, news_tokenizer):
     assert np.allclose(np.sort(overlaps[labels == 0]).mean(), np.sort(overlaps[labels == 1]).mean(), atol=0.02)
 
 
+def test_roc_auc_ranks_and_averages_ties():
+    from bertlab.lessons.inspect import roc_auc
+
+    labels = np.array([0, 0, 1, 1])
+    assert roc_auc(np.array([0.0, 1.0, 2.0, 3.0]), labels) == 1.0  # every positive above every negative
+    assert roc_auc(np.array([3.0, 2.0, 1.0, 0.0]), labels) == 0.0
+    assert roc_auc(np.zeros(4), labels) == 0.5  # a constant score ranks nothing, whatever the label order
+    assert roc_auc(np.array([0.0, 1.0, 1.0, 2.0]), np.array([0, 1, 0, 1])) == 0.875  # the tie counts half
+    with pytest.raises(ValueError, match="both labels"):
+        roc_auc(np.array([0.0, 1.0]), np.array([1, 1]))
+
+
+def test_nsp_scores_follow_the_head_and_leave_the_mode(news_corpus, news_tokenizer):
+    import torch
+
+    from bertlab.config import get_preset
+    from bertlab.data import PretrainingDataset
+    from bertlab.lessons.inspect import nsp_scores, roc_auc
+    from bertlab.model import BertForPreTraining
+
+    data = PretrainingDataset(news_corpus, news_tokenizer, max_seq_length=32, objective="mlm+nsp")
+    batches = [data.batch(step, 16) for step in range(2)]
+    torch.manual_seed(0)
+    model = BertForPreTraining(get_preset("tiny", hidden_size=32, num_attention_heads=2, intermediate_size=64,
+                                          vocab_size=news_tokenizer.get_vocab_size()))
+    with torch.no_grad():  # make the head read one direction of the pooled [CLS] only, then flip it
+        model.nsp.classifier.weight.zero_()
+        model.nsp.classifier.weight[1, 0] = 1.0
+    model.train()
+    scores, labels = nsp_scores(model, batches)
+    assert scores.shape == labels.shape == (32,) and model.training
+    model.eval()
+    with torch.no_grad():
+        b = batches[0]
+        pooled = model.bert(b["input_ids"], b["attention_mask"], b["token_type_ids"]).pooler_output  # (16, H)
+        bias = model.nsp.classifier.bias
+        expected = (pooled[:, 0] + bias[1] - bias[0]).numpy()  # NotNext logit minus IsNext logit
+    assert np.allclose(scores[:16], expected, atol=1e-5)
+    assert labels.tolist() == [int(x) for b in batches for x in b["next_sentence_label"]]
+    with torch.no_grad():
+        model.nsp.classifier.weight.neg_()
+    flipped, _ = nsp_scores(model, batches)
+    assert np.allclose(flipped, -scores, atol=1e-5)
+    assert abs(roc_auc(flipped, labels) + roc_auc(scores, labels) - 1.0) < 1e-9
+
+
 def test_layer_mapping_and_parameter_figures():
     from bertlab.config import get_preset
     from bertlab.lessons.widgets import layer_mapping_figure, parameter_figure

@@ -7,6 +7,8 @@
 - ``pair_html``: one NSP / SOP input with its [CLS]/[SEP], segment ids and positions made visible;
 - ``pair_overlaps`` / ``threshold_accuracy``: how much a pair's two segments share in vocabulary, the topic
   signal that lets a model solve NSP without understanding order (ALBERT §4.2);
+- ``nsp_scores`` / ``roc_auc``: a model's NSP scores on some pairs and how well they rank NotNext above IsNext
+  (tells a head that learnt something from one stuck at chance accuracy by its bias);
 - ``time_alternately``: seconds per training step of several models measured in alternation, so that the
   load of a shared machine affects them all alike.
 """
@@ -188,6 +190,34 @@ def threshold_accuracy(overlaps: np.ndarray, labels: np.ndarray, seed: int = 0) 
         if acc > best:
             best, best_t = acc, float(t)
     return float((np.where(overlaps[test] > best_t, 0, 1) == labels[test]).mean()), best_t
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve of ``scores`` for ``labels == 1`` (Mann-Whitney U; tied scores share a rank):
+    the chance that a random positive pair scores above a random negative one. 0.5 = no signal, whatever
+    the threshold; accuracy at one threshold can sit at chance while the ranking already carries signal."""
+    values, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(counts) - (counts + 1) / 2)[inverse]  # 0-based ranks, ties averaged
+    positive = np.asarray(labels) == 1
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if not n_pos or not n_neg:
+        raise ValueError(f"roc_auc needs both labels; got {n_pos} positive and {n_neg} negative")
+    return float((ranks[positive].sum() - n_pos * (n_pos - 1) / 2) / (n_pos * n_neg))
+
+
+def nsp_scores(model, batches) -> tuple[np.ndarray, np.ndarray]:
+    """(NotNext logit minus IsNext logit, next_sentence_label) of every pair in ``batches``: > 0 = NotNext."""
+    scores, labels = [], []
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for batch in batches:
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                           token_type_ids=batch["token_type_ids"]).seq_relationship_logits.float()  # (B, 2)
+            scores.append((logits[:, 1] - logits[:, 0]).numpy())
+            labels.append(batch["next_sentence_label"].numpy())
+    model.train(was_training)
+    return np.concatenate(scores), np.concatenate(labels)
 
 
 # --- speed -----------------------------------------------------------------------------------------------------
