@@ -3,6 +3,7 @@
     python benchmarks/bench_time_to_quality.py [--minutes 5] [--recipe fast-cpu]
     python benchmarks/bench_time_to_quality.py --table [--minutes 5]        # the recipe ladder, for the README
     python benchmarks/bench_time_to_quality.py --recipe bert --steps 1200   # a fixed number of steps instead
+    python benchmarks/bench_time_to_quality.py --set vocab_size=8192         # the recipe with one option changed
 
 Each run trains a fresh model with ``bertlab.pretrain.pretrain`` (the same code as ``bertlab pretrain``) and
 prints the held-out MLM accuracy, the held-out NSP accuracy, the unigram baseline (always predicting the
@@ -164,10 +165,30 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def parse_sets(pairs: list[str]) -> dict:
+    """``--set FIELD=VALUE`` pairs as PretrainOptions values (VALUE read as JSON when it parses: 8192, 0.5, true)."""
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(PretrainOptions)}
+    values = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or name not in known:
+            raise SystemExit(f"--set {pair!r}: expected FIELD=VALUE with FIELD one of PretrainOptions' fields "
+                             f"({', '.join(sorted(known))})")
+        try:
+            values[name] = json.loads(text)
+        except json.JSONDecodeError:
+            values[name] = text
+    return values
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=5.0, help="training budget (default 5)")
     parser.add_argument("--recipe", default="fast-cpu", help="a bertlab recipe (bertlab/recipes.py)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="change one PretrainOptions field of the recipe, e.g. --set vocab_size=8192 (repeatable)")
     parser.add_argument("--table", action="store_true", help="run the whole ladder and print a markdown table")
     parser.add_argument("--rung", type=int, help="run one ladder rung (0 = BERT's settings)")
     parser.add_argument("--steps", type=int, help="train this many steps (no throughput probe)")
@@ -183,11 +204,16 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"CPU threads: {torch.get_num_threads()} ({os.cpu_count()} cores); wiki-en, preset tiny", file=sys.stderr)
+    if args.set and (args.table or args.rung is not None):
+        raise SystemExit("--set changes a recipe (--recipe); the ladder rungs (--table, --rung) are fixed")
     if args.table or args.rung is not None:
         rungs = range(len(LADDER)) if args.table else [args.rung]
         rows = [run(ladder_options(i), args.minutes, args.steps, args.tokens_per_s, label=LADDER[i][1]) for i in rungs]
     else:
-        rows = [run(recipe_options(args.recipe), args.minutes, args.steps, args.tokens_per_s, label=args.recipe)]
+        changes = parse_sets(args.set)
+        label = " ".join([args.recipe] + [f"{k}={v}" for k, v in changes.items()])
+        rows = [run({**recipe_options(args.recipe), **changes}, args.minutes, args.steps, args.tokens_per_s,
+                    label=label)]
     for r in rows:
         print(f"{r['label']}: {describe(r)}")
     if len(rows) > 1 or args.table:

@@ -167,7 +167,13 @@ for objective in ("mlm+nsp", "mlm+sop"):
 #   97–98 % NSP accuracy after a million steps of a 110 M-parameter model). The topic-overlap line shows how much
 #   of NSP is reachable without understanding order at all;
 # - if NSP does leave chance in your run, compare it with the overlap line: that much needs no sense of order.
-#   SOP cannot be helped by topic, so any gain there is order being learned.
+#   SOP cannot be helped by topic, so any gain there is order being learned;
+# - whether what NSP learnt *transfers*: `python benchmarks/nsp_probe.py --run RUN` scores the head on pairs from
+#   the training articles and from the held-out ones. A model can learn "both segments come from training
+#   article 17" — useless on new articles — before "A and B share rare words". The vocabulary decides which comes
+#   first: with 2048 word pieces rare words are cut into common pieces and a 5-minute model learnt only the
+#   training articles (held-out NSP at chance), with BERT's 8192 (this lesson's) the shared words stay whole and
+#   held-out NSP left chance (`docs/recipe.md`, "The vocabulary decides NSP").
 #
 # ---
 # ## Exercises

@@ -29,3 +29,32 @@ def test_bad_arguments_fail_clearly(tmp_path, capsys):
     assert main(["pretrain", "--corpus", "news-en", "--batch-size", "100000", "--steps", "2",
                  "--out", str(tmp_path / "r2"), "--quiet"]) == 2
     assert "larger than the" in capsys.readouterr().err
+
+
+def _time_to_quality_benchmark():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_time_to_quality.py"
+    spec = importlib.util.spec_from_file_location("bench_time_to_quality", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_time_to_quality_ladder_climbs_to_the_recipe_and_set_changes_one_field():
+    import pytest
+
+    from bertlab.recipes import recipe_options
+
+    bench = _time_to_quality_benchmark()
+    names = [name for name, _, _ in bench.LADDER]
+    assert bench.ladder_options(0) == {"model_overrides": {}}  # BERT's settings: the defaults
+    top = bench.base_options(bench.ladder_options(len(names) - 1))
+    assert top == bench.base_options(recipe_options("fast-cpu"))  # the last rung is the recipe, whole
+    assert bench.base_options(bench.ladder_options(len(names) - 2)) != top
+    assert bench.parse_sets(["vocab_size=8192", "warmup_seq_steps=0.5", "corpus=news-en"]) == \
+        {"vocab_size": 8192, "warmup_seq_steps": 0.5, "corpus": "news-en"}  # JSON where it parses
+    for bad in ("vocab_size", "no_such_field=1"):
+        with pytest.raises(SystemExit, match="FIELD=VALUE"):
+            bench.parse_sets([bad])

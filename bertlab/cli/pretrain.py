@@ -56,9 +56,11 @@ def register(subparsers) -> None:
     p.add_argument("--log-every", type=int, help="metrics.jsonl line interval")
     p.add_argument("--seed", type=int)
     p.add_argument("--out", help=f"run folder (default {d.out})")
-    p.add_argument("--recipe", choices=("bert", "fast-cpu"),
-                   help="start from a named recipe (bertlab/recipes.py; docs/recipe.md): bert = BERT's settings "
-                        "(the defaults), fast-cpu = what trains --preset tiny furthest in CPU minutes")
+    from bertlab.recipes import RECIPE_DESCRIPTIONS
+
+    p.add_argument("--recipe", choices=tuple(RECIPE_DESCRIPTIONS),
+                   help="start from a named recipe (bertlab/recipes.py; docs/recipe.md): "
+                        + "; ".join(f"{name} = {text}" for name, text in RECIPE_DESCRIPTIONS.items()))
     p.add_argument("--warmup-seq-length", type=int,
                    help="sequence-length warm-up: train the first --warmup-seq-steps on inputs this long")
     p.add_argument("--warmup-seq-steps", type=float, help="steps (or a fraction of --steps, < 1) on short inputs")
