@@ -61,3 +61,36 @@ def test_nsp_head_learns_a_signal_in_segment_b_and_it_holds_on_held_out_document
                    lambda step: _mark_not_next(train_data.batch(step, 16), marker), settings)
     # fresh pairs every step, so this is learning, not memorising; chance is 50 %
     assert result.last_eval["nsp_acc"] > 0.9, result.last_eval
+
+
+def test_nsp_probe_scores_a_run_on_training_and_held_out_articles(tmp_path, capsys):
+    """benchmarks/nsp_probe.py, which docs/recipe.md cites, on a small run: one overlap row and one head row,
+    each with accuracy / AUC for training and held-out pairs; and a clear refusal for a run without NSP."""
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    import pytest
+
+    from bertlab.pretrain import PretrainOptions, pretrain
+
+    common = dict(preset="tiny", corpus="news-en", vocab_size=512, max_seq_length=SEQ, batch_size=8, steps=2,
+                  eval_examples=64, checkpoint_every=0, progress=False,
+                  model_overrides=dict(hidden_size=32, num_attention_heads=2, intermediate_size=64))
+    pretrain(PretrainOptions(objective="mlm+nsp", out=str(tmp_path / "nsp"), **common))
+    pretrain(PretrainOptions(objective="mlm", out=str(tmp_path / "mlm"), **common))
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "nsp_probe.py"
+    spec = importlib.util.spec_from_file_location("nsp_probe", path)
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)
+
+    probe.main(["--run", str(tmp_path / "nsp"), "--train-batches", "2"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "%" in line]
+    assert [row.split("|")[1].strip().split()[0] for row in rows] == ["content-word", "the"]
+    for row in rows:
+        cells = re.findall(r"(\d+\.\d)% / (\d\.\d\d)", row)
+        assert len(cells) == 2  # training pairs, held-out pairs
+        assert all(0 <= float(acc) <= 100 and 0 <= float(auc) <= 1 for acc, auc in cells)
+    assert "nsp/model.safetensors" in rows[1]
+    with pytest.raises(SystemExit, match="was not trained with --objective mlm\\+nsp"):
+        probe.main(["--run", str(tmp_path / "mlm")])
