@@ -40,7 +40,10 @@ def main(argv=None) -> None:
     if args.run:
         from bertlab import load_run
 
-        run = load_run(args.run, args.checkpoint)
+        try:
+            run = load_run(args.run, args.checkpoint)
+        except (FileNotFoundError, ValueError) as err:  # not a run folder, no such checkpoint: say which
+            sys.exit(f"nsp_probe: {err}")
         saved = dict(run.config.get("options") or {})
         if saved.get("objective") != "mlm+nsp":
             sys.exit(f"{args.run} was not trained with --objective mlm+nsp (its objective: {saved.get('objective')})")

@@ -65,7 +65,7 @@ def test_nsp_head_learns_a_signal_in_segment_b_and_it_holds_on_held_out_document
 
 def test_nsp_probe_scores_a_run_on_training_and_held_out_articles(tmp_path, capsys):
     """benchmarks/nsp_probe.py, which docs/recipe.md cites, on a small run: one overlap row and one head row,
-    each with accuracy / AUC for training and held-out pairs; and a clear refusal for a run without NSP."""
+    each with accuracy / AUC for training and held-out pairs; and clear refusals (no NSP, no run)."""
     import importlib.util
     import re
     from pathlib import Path
@@ -94,3 +94,5 @@ def test_nsp_probe_scores_a_run_on_training_and_held_out_articles(tmp_path, caps
     assert "nsp/model.safetensors" in rows[1]
     with pytest.raises(SystemExit, match="was not trained with --objective mlm\\+nsp"):
         probe.main(["--run", str(tmp_path / "mlm")])
+    with pytest.raises(SystemExit, match="not a bertlab run folder"):
+        probe.main(["--run", str(tmp_path / "no-such-run")])

@@ -196,7 +196,7 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Area under the ROC curve of ``scores`` for ``labels == 1`` (Mann-Whitney U; tied scores share a rank):
     the chance that a random positive pair scores above a random negative one. 0.5 = no signal, whatever
     the threshold; accuracy at one threshold can sit at chance while the ranking already carries signal."""
-    values, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
     ranks = (np.cumsum(counts) - (counts + 1) / 2)[inverse]  # 0-based ranks, ties averaged
     positive = np.asarray(labels) == 1
     n_pos, n_neg = int(positive.sum()), int((~positive).sum())
