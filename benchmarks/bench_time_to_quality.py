@@ -150,9 +150,10 @@ def run(values: dict, minutes: float, steps: int | None = None, tokens_per_s: fl
 
 def describe(r: dict) -> str:
     nsp = "n/a" if r["nsp_acc"] is None else f"{r['nsp_acc']:.1%}"
+    budget = "" if r["tokens_per_s_budget"] is None else f"budget tokens/s {r['tokens_per_s_budget']:,.0f}, "
     return (f"held-out MLM accuracy {r['mlm_acc']:.1%} (unigram baseline {r['unigram_acc']:.1%}), "
             f"NSP accuracy {nsp} (chance 50 %), {r['steps']} steps x {r['tokens_per_step']:.0f} tokens, "
-            f"budget tokens/s {r['tokens_per_s_budget']:,.0f}, trained in {r['train_seconds']:.0f} s wall")
+            f"{budget}trained in {r['train_seconds']:.0f} s wall")
 
 
 def table(rows: list[dict]) -> str:
@@ -160,7 +161,8 @@ def table(rows: list[dict]) -> str:
              "|---|---|---|---|---|---|---|"]
     for i, r in enumerate(rows):
         nsp = "n/a" if r["nsp_acc"] is None else f"{r['nsp_acc']:.1%}"
-        lines.append(f"| {i} | {r['label']} | {r['tokens_per_s_budget']:,.0f} | {r['steps']} | {r['mlm_acc']:.1%} | "
+        rate = "—" if r["tokens_per_s_budget"] is None else f"{r['tokens_per_s_budget']:,.0f}"  # --steps: no budget
+        lines.append(f"| {i} | {r['label']} | {rate} | {r['steps']} | {r['mlm_acc']:.1%} | "
                      f"{r['unigram_acc']:.1%} | {nsp} |")
     return "\n".join(lines)
 

@@ -58,3 +58,15 @@ def test_time_to_quality_ladder_climbs_to_the_recipe_and_set_changes_one_field()
     for bad in ("vocab_size", "no_such_field=1"):
         with pytest.raises(SystemExit, match="FIELD=VALUE"):
             bench.parse_sets([bad])
+
+
+def test_time_to_quality_reports_a_run_with_a_fixed_step_count():
+    """--steps N trains without a throughput probe, so there is no budget rate to print (this used to raise)."""
+    bench = _time_to_quality_benchmark()
+    row = {"label": "fast-cpu", "mlm_acc": 0.25, "unigram_acc": 0.04, "nsp_acc": None, "steps": 20,
+           "tokens_per_step": 3957.0, "tokens_per_s_budget": None, "train_seconds": 4.0}
+    text = bench.describe(row)
+    assert "MLM accuracy 25.0%" in text and "NSP accuracy n/a" in text and "budget" not in text
+    assert "| 0 | fast-cpu | — | 20 | 25.0% | 4.0% | n/a |" in bench.table([row])
+    budgeted = bench.describe({**row, "tokens_per_s_budget": 61058.0, "nsp_acc": 0.547})
+    assert "budget tokens/s 61,058" in budgeted and "NSP accuracy 54.7%" in budgeted
