@@ -1,7 +1,6 @@
 """The training loop: learning, metrics, exact resume, crash safety, gradient accumulation, DDP."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from bertlab.train.loop import TrainSettings, learning_rate_at, train
 from bertlab.train.metrics import read_metrics
 from bertlab.train.pretraining import PretrainingTask
 
-from train_helpers import synthetic_batch, tiny_model
+from train_helpers import run_torchrun, synthetic_batch, tiny_model
 
 FAST = dict(progress=False, device="cpu", precision="fp32", log_every=2, learning_rate=3e-3, warmup=2)
 
@@ -161,9 +160,7 @@ def test_ddp_with_two_gloo_processes_matches_one_process(tmp_path):
     one = train(single, PretrainingTask(), synthetic_batch, TrainSettings(steps=4, **FAST))
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), out=str(tmp_path / "ddp.safetensors")))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                           str(script)], capture_output=True, text=True, env=env, timeout=300)
+    proc = run_torchrun(script)
     assert proc.returncode == 0, proc.stderr[-3000:]
     from safetensors.torch import load_file
 
