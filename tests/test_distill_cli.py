@@ -378,3 +378,14 @@ def test_augmentation_replaces_one_piece_words_with_mlm_predictions(teacher):
         for w, o in zip(e.text.split(), original):
             assert w == o or (w in vocab and not w.startswith("##") and w.isalnum()), (w, o)
         assert e.text.split()[-1] == "."
+
+
+@pytest.mark.parametrize("experiment", ["distill-vs-scratch", "application-modes", "unilm-masks", "mass-spans",
+                                        "knowledge-masking", "compression"])
+def test_every_experiment_takes_threads_and_refuses_zero(tmp_path, capsys, experiment):
+    """Every experiment has --threads and refuses 0 by name before anything trains or writes."""
+    import re
+
+    assert main(["experiment", experiment, "--threads", "0", "--out", str(tmp_path / "out")]) != 0
+    assert re.search(r"--threads must be (at least 1|positive), got 0", capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()

@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bertlab.experiments.common import add_out_and_quick, out_folder
+from bertlab.experiments.common import THREADS_HELP, add_out_and_quick, out_folder, set_threads
 
 SEQUENCE_POOLINGS = ("cls", "mean", "scalar-mix")
 TOKEN_POOLINGS = ("top", "scalar-mix")
@@ -69,7 +69,7 @@ def add_arguments(p) -> None:
                                             "see bertlab finetune --help)")
     p.add_argument("--no-random", action="store_true", help="skip the randomly initialised encoder")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
-    p.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy shared machine)")
+    p.add_argument("--threads", type=int, help=THREADS_HELP)  # no --fresh / --quiet: cells are cached, silent
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -185,9 +185,7 @@ def run(args) -> int:
     from bertlab.finetune.tasks import load_task
 
     began = time.time()
-    if args.threads:
-        import torch
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     budget = budget_from(args)
     out = out_folder(args, "application-modes")
     out.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from bertlab.experiments.common import (add_out_and_quick, add_run_control, cached_run, out_folder, prepare_out,
-                                        print_results, run_seconds, stage_logger)
+                                        print_results, run_seconds, set_threads, stage_logger)
 from bertlab.recipes import RECIPES
 
 FULL_MINUTES = 15  # what the default step counts take on 2 idle cores of the reference CPU (see the README)
@@ -106,7 +106,7 @@ def add_arguments(parser) -> None:
                                              "nsp, or a fine-tuning task name")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), help=f"default {d.precision}")
     parser.add_argument("--device", help="auto | cpu | cuda | mps")
-    add_run_control(parser, threads_help=None)
+    add_run_control(parser)
 
 
 def plan_from_args(args) -> Plan:
@@ -394,6 +394,7 @@ def _shape(config: dict) -> str:
 # --- the command -------------------------------------------------------------------------------------------------
 
 def run(args) -> int:
+    set_threads(args.threads)
     plan = plan_from_args(args)
     out = out_folder(args, "distill-vs-scratch")
     return print_results(run_plan(plan, out, fresh=args.fresh, progress=not args.quiet), out)
