@@ -171,17 +171,25 @@ def parse_sets(pairs: list[str]) -> dict:
     """``--set FIELD=VALUE`` pairs as PretrainOptions values (VALUE read as JSON when it parses: 8192, 0.5, true)."""
     import dataclasses
 
-    known = {f.name for f in dataclasses.fields(PretrainOptions)}
+    defaults = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                for f in dataclasses.fields(PretrainOptions)}
     values = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
-        if not sep or name not in known:
+        if not sep or name not in defaults:
             raise SystemExit(f"--set {pair!r}: expected FIELD=VALUE with FIELD one of PretrainOptions' fields "
-                             f"({', '.join(sorted(known))})")
+                             f"({', '.join(sorted(defaults))})")
         try:
-            values[name] = json.loads(text)
+            value = json.loads(text)
         except json.JSONDecodeError:
-            values[name] = text
+            value = text
+        default = defaults[name]
+        wanted = (int, float) if type(default) is float else type(default)
+        bool_mismatch = isinstance(value, bool) != isinstance(default, bool)  # JSON true is not an int here
+        if default is not None and (not isinstance(value, wanted) or bool_mismatch):
+            raise SystemExit(f"--set {pair!r}: {name} takes a value of type {type(default).__name__} "
+                             f"(default {default!r})")
+        values[name] = value
     return values
 
 

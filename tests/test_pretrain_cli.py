@@ -58,6 +58,10 @@ def test_time_to_quality_ladder_climbs_to_the_recipe_and_set_changes_one_field()
     for bad in ("vocab_size", "no_such_field=1"):
         with pytest.raises(SystemExit, match="FIELD=VALUE"):
             bench.parse_sets([bad])
+    assert bench.parse_sets(["warmup_seq_steps=1", "progress=false"]) == {"warmup_seq_steps": 1, "progress": False}
+    for bad in ("vocab_size=abc", "vocab_size=true", "progress=1"):  # refused here, not deep inside training
+        with pytest.raises(SystemExit, match="takes a value of type (int|bool)"):
+            bench.parse_sets([bad])
 
 
 def test_time_to_quality_reports_a_run_with_a_fixed_step_count():
