@@ -35,6 +35,8 @@ def main(argv=None) -> None:
     parser.add_argument("--vocab-size", type=int, default=2048, help="without --run: the WordPiece vocabulary")
     parser.add_argument("--train-batches", type=int, default=16, help="batches of 64 training pairs to score")
     args = parser.parse_args(argv)
+    if args.train_batches < 1:
+        parser.error(f"--train-batches must be at least 1, got {args.train_batches}")
 
     run = None
     if args.run:

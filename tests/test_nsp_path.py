@@ -96,3 +96,6 @@ def test_nsp_probe_scores_a_run_on_training_and_held_out_articles(tmp_path, caps
         probe.main(["--run", str(tmp_path / "mlm")])
     with pytest.raises(SystemExit, match="not a bertlab run folder"):
         probe.main(["--run", str(tmp_path / "no-such-run")])
+    with pytest.raises(SystemExit):
+        probe.main(["--train-batches", "0"])
+    assert "--train-batches must be at least 1, got 0" in capsys.readouterr().err
