@@ -42,9 +42,12 @@ class PretrainingTask:
     def batch_stats(self, out, batch: Batch) -> dict[str, float]:
         """Additive statistics of one batch: loss sums and correct counts."""
         masked = out.masked_lm_labels.numel()
+        # argmax over (N, V) bf16 logits is ~4x slower on a CPU than over an fp32 copy (bf16 -> fp32 is exact,
+        # so the same answer): at V = 8192 that was 9 of a ~95 ms training step
+        predicted = out.masked_lm_logits.detach().float().argmax(-1)  # (N,)
         stats = {"tokens": float(batch["attention_mask"].sum()), "masked": float(masked),
                  "mlm_loss_sum": float(out.mlm_loss.detach()) * masked,
-                 "mlm_correct": float((out.masked_lm_logits.argmax(-1) == out.masked_lm_labels).sum())}
+                 "mlm_correct": float((predicted == out.masked_lm_labels).sum())}
         if out.nsp_loss is not None:
             labels = batch["next_sentence_label"]
             pairs = int((labels != -100).sum())
