@@ -46,6 +46,9 @@ class PretrainOptions:
     # warmup_seq_length tokens, with a batch that keeps the tokens per step; 0 = off (docs/recipe.md)
     warmup_seq_length: int = 0
     warmup_seq_steps: float = 0.0
+    # objective of those short inputs: None = the run's. "mlm" leaves out the sentence pairs: NSP on two
+    # ~6-token segments teaches little that carries over and slows MLM's start (docs/recipe.md)
+    warmup_seq_objective: str | None = None
     held_out_fraction: float = 0.1  # documents kept out of training for evaluation
     eval_examples: int = 1024
     # training (see TrainSettings for the rest)
@@ -53,6 +56,7 @@ class PretrainOptions:
     batch_size: int = 32
     learning_rate: float = 1e-3
     warmup: float = 0.06
+    lr_decay: float = 1.0  # the last fraction of the steps, over which lr decays to 0 (1.0 = BERT's; TrainSettings)
     nsp_weight: float = 1.0
     precision: str = "auto"
     device: str = "auto"
@@ -83,6 +87,9 @@ class PretrainOptions:
         if self.warmup_seq_length and not 8 <= self.warmup_seq_length <= self.max_seq_length:
             raise ValueError(f"warmup_seq_length must be between 8 and max_seq_length ({self.max_seq_length}), "
                              f"got {self.warmup_seq_length}")
+        if self.warmup_seq_objective is not None and self.warmup_seq_objective not in OBJECTIVES:
+            raise ValueError(f"warmup_seq_objective must be one of {', '.join(OBJECTIVES)} (or None: the run's "
+                             f"objective), got {self.warmup_seq_objective!r}")
         if self.warmup_seq_steps < 0:
             raise ValueError(f"warmup_seq_steps must be >= 0, got {self.warmup_seq_steps}")
         if not 0 < self.held_out_fraction < 1:
@@ -153,7 +160,8 @@ def build_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
     warmup = None
     if options.warmup_seq_length and options.warmup_seq_step_count:
         warmup = PretrainingDataset(train_corpus, tokenizer, masking=options.masking, seed=options.seed,
-                                    **{**common, "max_seq_length": options.warmup_seq_length})
+                                    **{**common, "max_seq_length": options.warmup_seq_length,
+                                       "objective": options.warmup_seq_objective or options.objective})
     return PretrainData(train_data, held_out, tokenizer, eval_batches, warmup)
 
 

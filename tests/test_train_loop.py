@@ -51,6 +51,20 @@ def test_warmup_then_linear_decay():
         [0.5, 1.0, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125]
 
 
+def test_warmup_stable_decay():
+    """lr_decay=0.4: the peak holds until the last 4 of 10 steps, which decay linearly to zero."""
+    settings = TrainSettings(steps=10, learning_rate=1.0, warmup=2, lr_decay=0.4)
+    assert [round(learning_rate_at(s, settings), 3) for s in range(10)] == \
+        [0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25]
+    # a decay longer than what follows the warm-up is BERT's schedule
+    assert [learning_rate_at(s, TrainSettings(steps=10, learning_rate=1.0, warmup=2, lr_decay=0.95))
+            for s in range(10)] == [learning_rate_at(s, TrainSettings(steps=10, learning_rate=1.0, warmup=2))
+                                   for s in range(10)]
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="lr_decay is the fraction"):
+            TrainSettings(lr_decay=bad)
+
+
 def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
     settings = TrainSettings(steps=8, checkpoint_every=100, **FAST)
     whole = tiny_model()

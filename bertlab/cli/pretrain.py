@@ -45,6 +45,8 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=float, dest="learning_rate",
                    help=f"peak learning rate (default {d.learning_rate})")
     p.add_argument("--warmup", type=float, help="warm-up: fraction of steps (<1) or steps")
+    p.add_argument("--lr-decay", type=float, help="decay the learning rate to 0 over this last fraction of the "
+                                                  "steps, holding the peak before (default 1 = BERT's; fast-cpu: 0.3)")
     p.add_argument("--grad-accumulation", type=int)
     p.add_argument("--nsp-weight", type=float, help="weight of the NSP/SOP loss")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
@@ -58,12 +60,14 @@ def register(subparsers) -> None:
     p.add_argument("--out", help=f"run folder (default {d.out})")
     from bertlab.recipes import RECIPE_DESCRIPTIONS
 
-    p.add_argument("--recipe", choices=tuple(RECIPE_DESCRIPTIONS),
-                   help="start from a named recipe (bertlab/recipes.py; docs/recipe.md): "
-                        + "; ".join(f"{name} = {text}" for name, text in RECIPE_DESCRIPTIONS.items()))
+    described = "; ".join(f"{name} = {text}" for name, text in RECIPE_DESCRIPTIONS.items())
+    p.add_argument("--recipe", choices=tuple(RECIPE_DESCRIPTIONS),  # argparse reads % in help as a format
+                   help="start from a named recipe (bertlab/recipes.py; docs/recipe.md): " + described.replace("%", "%%"))
     p.add_argument("--warmup-seq-length", type=int,
                    help="sequence-length warm-up: train the first --warmup-seq-steps on inputs this long")
     p.add_argument("--warmup-seq-steps", type=float, help="steps (or a fraction of --steps, < 1) on short inputs")
+    p.add_argument("--warmup-seq-objective", choices=OBJECTIVES,
+                   help="objective on the short inputs (default: --objective; fast-cpu: mlm, no sentence pairs)")
     p.add_argument("--config", help="JSON file of options and/or model fields (command-line flags given "
                                     "explicitly win)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")

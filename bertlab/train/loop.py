@@ -51,6 +51,10 @@ class TrainSettings:
     batch_size: int = 32  # global batch (all ranks, all accumulation micro-batches)
     learning_rate: float = 1e-3
     warmup: float = 0.06  # warm-up length: a fraction of steps (< 1) or a number of steps (>= 1)
+    # the fraction of all steps, at the end, over which the learning rate decays linearly to zero; until then it
+    # holds at its peak. 1.0 = BERT's decay from the end of warm-up; e.g. 0.3 = warm-up, stable, decay
+    # ("WSD", Hu et al. 2024, MiniCPM §4.1)
+    lr_decay: float = 1.0
     weight_decay: float = 0.01  # AdamW decay, not applied to biases and LayerNorm weights
     max_grad_norm: float = 1.0  # clip the global gradient norm (0 = off)
     grad_accumulation: int = 1  # micro-batches per optimizer step
@@ -77,6 +81,9 @@ class TrainSettings:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         if self.warmup < 0:
             raise ValueError(f"warmup must be >= 0, got {self.warmup}")
+        if not 0 < self.lr_decay <= 1:
+            raise ValueError(f"lr_decay is the fraction of the steps over which the learning rate decays: "
+                             f"between 0 (exclusive) and 1, got {self.lr_decay}")
 
     @property
     def warmup_steps(self) -> int:
@@ -84,12 +91,15 @@ class TrainSettings:
 
 
 def learning_rate_at(step: int, settings: TrainSettings) -> float:
-    """Linear warm-up to the peak, then linear decay to zero (BERT §A.2)."""
+    """Linear warm-up to the peak, then linear decay to zero (BERT §A.2); with ``lr_decay`` < 1 the peak holds
+    until the last ``lr_decay`` of the steps, which decay."""
     warmup = settings.warmup_steps
     if step < warmup:
         return settings.learning_rate * (step + 1) / warmup
-    remaining = max(1, settings.steps - warmup)
-    return settings.learning_rate * max(0.0, (settings.steps - step) / remaining)
+    decay_steps = max(1, min(int(settings.lr_decay * settings.steps), settings.steps - warmup))
+    if step < settings.steps - decay_steps:
+        return settings.learning_rate  # the stable phase
+    return settings.learning_rate * max(0.0, (settings.steps - step) / decay_steps)
 
 
 def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.AdamW:
