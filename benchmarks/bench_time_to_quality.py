@@ -10,9 +10,10 @@ prints the held-out MLM accuracy, the held-out NSP accuracy, the unigram baselin
 training text's most frequent token, scored on the same held-out masks), tokens/s and steps.
 
 The budget is a number of optimizer steps, worked out from the speed *this* recipe reaches here: a short
-probe trains the recipe's model for a few dozen steps in windows and keeps the fastest window of each phase
-(other work on a shared machine only ever slows a window down, so the fastest one is the closest to the
-uncontended speed). A recipe with sequence-length warm-up has two phases of different speed (short inputs
+probe trains the recipe's model for a few dozen steps in windows and takes the median window of each phase.
+(It used to take the fastest window, as the closest to the uncontended speed; but this shared machine's speed
+drifts by ±20 % over tens of seconds, so the fastest window promised ~15 % more steps than 5 minutes hold:
+a "5-minute" run took 348–360 s.) A recipe with sequence-length warm-up has two phases of different speed (short inputs
 with a big batch, then full-length inputs), so the probe times both and the step count solves
 short steps x s/step(short) + long steps x s/step(long) = minutes x 60. On a quiet machine the run then
 takes about the budget; on a busy one it takes longer but does the same work. ``--tokens-per-s`` fixes the
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -48,9 +50,10 @@ LADDER: list[tuple[str, str, dict]] = [
     ("pre-ln", "+ pre-LN, no dropout, lr 2e-3, warm-up 5 %",
      {"learning_rate": 2e-3, "warmup": 0.05,
       "model_overrides": {"norm_placement": "pre", "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}}),
-    ("vocab-2048", "+ WordPiece 2048", {"vocab_size": 2048}),
-    ("seq-warmup", "+ 2/3 of the steps on 16-token inputs (batch 256): the fast-cpu recipe",
-     {"warmup_seq_length": 16, "warmup_seq_steps": 0.667}),
+    ("seq-warmup", "+ half of the steps on 16-token inputs (batch 256)",
+     {"warmup_seq_length": 16, "warmup_seq_steps": 0.5}),
+    ("mlm-warmup", "+ MLM only on the 16-token inputs", {"warmup_seq_objective": "mlm"}),
+    ("late-decay", "+ peak lr until the last 30 % of the steps: the fast-cpu recipe", {"lr_decay": 0.3}),
 ]
 
 
@@ -78,8 +81,8 @@ def tokens_per_step(options: PretrainOptions, data=None, batches: int = 50) -> f
     return sum(float(data.train.batch(s, options.batch_size)["attention_mask"].sum()) for s in range(batches)) / batches
 
 
-def probe_step_seconds(values: dict, steps: int = 150, window: int = 5) -> dict[str, float]:
-    """Fastest seconds per step of each phase ("short" inputs of a sequence-length warm-up, "long" full-length
+def probe_step_seconds(values: dict, steps: int = 200, window: int = 5) -> dict[str, float]:
+    """Median seconds per step of each phase ("short" inputs of a sequence-length warm-up, "long" full-length
     inputs) over windows of ``window`` steps, while training the recipe's model for ``steps`` steps."""
     options = base_options(values, steps=steps, log_every=window, eval_examples=64)
     short_steps = options.warmup_seq_step_count
@@ -92,7 +95,7 @@ def probe_step_seconds(values: dict, steps: int = 150, window: int = 5) -> dict[
         if s0 < short_steps < s1:
             continue  # a window across the switch times neither phase
         per_phase[phase].append((e1 - e0) / (s1 - s0))
-    return {phase: min(times) for phase, times in per_phase.items() if times}
+    return {phase: statistics.median(times) for phase, times in per_phase.items() if times}
 
 
 def steps_for_budget(options: PretrainOptions, seconds: float, step_seconds: dict[str, float]) -> int:
@@ -153,7 +156,8 @@ def describe(r: dict) -> str:
     budget = "" if r["tokens_per_s_budget"] is None else f"budget tokens/s {r['tokens_per_s_budget']:,.0f}, "
     return (f"held-out MLM accuracy {r['mlm_acc']:.1%} (unigram baseline {r['unigram_acc']:.1%}), "
             f"NSP accuracy {nsp} (chance 50 %), {r['steps']} steps x {r['tokens_per_step']:.0f} tokens, "
-            f"{budget}trained in {r['train_seconds']:.0f} s wall")
+            f"{budget}trained in {r['train_seconds']:.0f} s wall"
+            + (f" (budget {r['minutes'] * 60:.0f} s)" if r["tokens_per_s_budget"] is not None else ""))
 
 
 def table(rows: list[dict]) -> str:
