@@ -173,7 +173,11 @@ for objective in ("mlm+nsp", "mlm+sop"):
 #   article 17" — useless on new articles — before "A and B share rare words". The vocabulary decides which comes
 #   first: with 2048 word pieces rare words are cut into common pieces and a 5-minute model learnt only the
 #   training articles (held-out NSP at chance), with BERT's 8192 (this lesson's) the shared words stay whole and
-#   held-out NSP left chance (`docs/recipe.md`, "The vocabulary decides NSP").
+#   held-out NSP left chance (`docs/recipe.md`, "The vocabulary decides NSP");
+# - what NSP needs first: `bertlab pretrain --recipe fast-cpu` trains its first half on 16-token inputs as MLM
+#   only, because NSP on two ~6-token segments taught nothing that transferred and held MLM back. With the
+#   sentence pairs only on 128-token inputs, held-out NSP reaches ~70 % in 5 CPU minutes instead of staying at
+#   chance (`docs/recipe.md`, "An MLM-only warm-up and a late decay").
 #
 # ---
 # ## Exercises

@@ -15,7 +15,7 @@ def test_recipe_config_and_flags_reach_the_run(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     saved = json.loads((out / "config.json").read_text())
     options, model = saved["options"], saved["model"]
-    assert options["vocab_size"] == 2048 and options["warmup_seq_length"] == 16  # from the recipe
+    assert options["warmup_seq_length"] == 16 and options["warmup_seq_objective"] == "mlm"  # from the recipe
     assert options["learning_rate"] == 0.004 and options["max_seq_length"] == 32  # the file beats the recipe
     assert options["batch_size"] == 8 and options["steps"] == 4  # explicit flags beat both
     assert model["norm_placement"] == "pre" and model["hidden_size"] == 64  # recipe and file model fields merge
@@ -72,5 +72,26 @@ def test_time_to_quality_reports_a_run_with_a_fixed_step_count():
     text = bench.describe(row)
     assert "MLM accuracy 25.0%" in text and "NSP accuracy n/a" in text and "budget" not in text
     assert "| 0 | fast-cpu | — | 20 | 25.0% | 4.0% | n/a |" in bench.table([row])
-    budgeted = bench.describe({**row, "tokens_per_s_budget": 61058.0, "nsp_acc": 0.547})
+    budgeted = bench.describe({**row, "tokens_per_s_budget": 61058.0, "nsp_acc": 0.547, "minutes": 5})
     assert "budget tokens/s 61,058" in budgeted and "NSP accuracy 54.7%" in budgeted
+    assert "trained in 4 s wall (budget 300 s)" in budgeted  # the run's own time beside the budget
+
+
+def test_sequence_length_warmup_batches_and_their_objective():
+    import pytest
+
+    from bertlab.pretrain import PretrainOptions, batch_function, build_data
+
+    common = dict(corpus="news-en", vocab_size=512, max_seq_length=64, batch_size=8, steps=4, out=None,
+                  warmup_seq_length=16, warmup_seq_steps=2, objective="mlm+nsp")
+    for objective, has_pairs in ((None, True), ("mlm", False)):
+        options = PretrainOptions(**common, warmup_seq_objective=objective)
+        batch_fn = batch_function(options, build_data(options))
+        short, full = batch_fn(1), batch_fn(2)
+        assert short["input_ids"].shape == (32, 16)  # the same 512 tokens per step on 16-token inputs
+        assert full["input_ids"].shape == (8, 64)
+        assert ("next_sentence_label" in short) == has_pairs  # "mlm": no sentence pairs in the short phase
+        assert "next_sentence_label" in full  # the run's own objective afterwards
+        assert int(short["token_type_ids"].max()) == int(has_pairs)  # one segment when there is no pair
+    with pytest.raises(ValueError, match="warmup_seq_objective must be one of"):
+        PretrainOptions(**common, warmup_seq_objective="nsp")

@@ -50,9 +50,10 @@ class Plan:
     steps: int = 700  # ~7 min for the three runs with --threads 1 on a shared 2-core CPU
     learning_rate: float = 2e-3
     precision: str = "bf16"
-    # sequence-length warm-up (fast-cpu recipe): the first 2/3 of the steps on 16-token inputs, same tokens per step
-    warmup_seq_length: int = field(default_factory=lambda: _fast_cpu("warmup_seq_length"))
-    warmup_seq_steps: float = field(default_factory=lambda: _fast_cpu("warmup_seq_steps"))
+    # sequence-length warm-up: the first 2/3 of the steps on 16-token inputs, same tokens per step (the settings
+    # these results were measured with, from the fast-cpu recipe of the time)
+    warmup_seq_length: int = 16
+    warmup_seq_steps: float = 0.667
     seed: int = 0
     eval_examples: int = 1024  # held-out sequences scored, for (a) and (b)
     cloze_probability: float = 0.5  # share of held-out entities masked in the cloze
