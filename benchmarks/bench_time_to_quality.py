@@ -13,9 +13,9 @@ The budget is a number of optimizer steps, worked out from the speed *this* reci
 probe trains the recipe's model for a few dozen steps in windows and takes the median window of each phase.
 (It used to take the fastest window, as the closest to the uncontended speed; but this shared machine's speed
 drifts by ±20 % over tens of seconds, so the fastest window promised ~15 % more steps than 5 minutes hold:
-a "5-minute" run took 348–360 s.) A recipe with sequence-length warm-up has two phases of different speed (short inputs
-with a big batch, then full-length inputs), so the probe times both and the step count solves
-short steps x s/step(short) + long steps x s/step(long) = minutes x 60. On a quiet machine the run then
+a "5-minute" run took 348–360 s.) A recipe with sequence-length warm-up has two phases of different speed
+(short inputs with a big batch, then full-length inputs), so the probe times both and the step count
+solves short steps x s/step(short) + long steps x s/step(long) = minutes x 60. On a quiet machine the run then
 takes about the budget; on a busy one it takes longer but does the same work. ``--tokens-per-s`` fixes the
 throughput instead (e.g. one measured on a quiet machine; steps = minutes x 60 x tokens/s / tokens per
 step), ``--steps`` the step count.

@@ -62,7 +62,8 @@ def register(subparsers) -> None:
 
     described = "; ".join(f"{name} = {text}" for name, text in RECIPE_DESCRIPTIONS.items())
     p.add_argument("--recipe", choices=tuple(RECIPE_DESCRIPTIONS),  # argparse reads % in help as a format
-                   help="start from a named recipe (bertlab/recipes.py; docs/recipe.md): " + described.replace("%", "%%"))
+                   help="start from a named recipe (bertlab/recipes.py; docs/recipe.md): "
+                        + described.replace("%", "%%"))
     p.add_argument("--warmup-seq-length", type=int,
                    help="sequence-length warm-up: train the first --warmup-seq-steps on inputs this long")
     p.add_argument("--warmup-seq-steps", type=float, help="steps (or a fraction of --steps, < 1) on short inputs")

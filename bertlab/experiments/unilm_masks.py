@@ -82,7 +82,8 @@ def options_for(plan: Plan, kind: str, out: Path | None, progress: bool = False)
                   max_seq_length=plan.max_seq_length, batch_size=plan.batch_size, vocab_size=plan.vocab_size,
                   eval_examples=plan.eval_examples, precision=plan.precision, learning_rate=plan.learning_rate,
                   warmup_seq_length=plan.warmup_seq_length, warmup_seq_steps=plan.warmup_seq_steps,
-                  warmup_seq_objective=None, seed=plan.seed, split_seed=plan.seed, checkpoint_every=max(100, plan.steps // 2),
+                  warmup_seq_objective=None, seed=plan.seed, split_seed=plan.seed,
+                  checkpoint_every=max(100, plan.steps // 2),
                   attention_mask_kind=kind, out=None if out is None else str(out), progress=progress)
     return PretrainOptions(**values)
 
