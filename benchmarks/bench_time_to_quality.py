@@ -153,11 +153,11 @@ def run(values: dict, minutes: float, steps: int | None = None, tokens_per_s: fl
 
 def describe(r: dict) -> str:
     nsp = "n/a" if r["nsp_acc"] is None else f"{r['nsp_acc']:.1%}"
-    budget = "" if r["tokens_per_s_budget"] is None else f"budget tokens/s {r['tokens_per_s_budget']:,.0f}, "
+    trained = f"trained in {r['train_seconds']:.0f} s wall"
+    if r["tokens_per_s_budget"] is not None:  # a time budget (not --steps): its rate, and the run's time beside it
+        trained = f"budget tokens/s {r['tokens_per_s_budget']:,.0f}, {trained} (budget {r['minutes'] * 60:.0f} s)"
     return (f"held-out MLM accuracy {r['mlm_acc']:.1%} (unigram baseline {r['unigram_acc']:.1%}), "
-            f"NSP accuracy {nsp} (chance 50 %), {r['steps']} steps x {r['tokens_per_step']:.0f} tokens, "
-            f"{budget}trained in {r['train_seconds']:.0f} s wall"
-            + (f" (budget {r['minutes'] * 60:.0f} s)" if r["tokens_per_s_budget"] is not None else ""))
+            f"NSP accuracy {nsp} (chance 50 %), {r['steps']} steps x {r['tokens_per_step']:.0f} tokens, {trained}")
 
 
 def table(rows: list[dict]) -> str:
