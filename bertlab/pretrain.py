@@ -90,13 +90,8 @@ class PretrainOptions:
         if self.warmup_seq_objective is not None and self.warmup_seq_objective not in OBJECTIVES:
             raise ValueError(f"warmup_seq_objective must be one of {', '.join(OBJECTIVES)} (or None: the run's "
                              f"objective), got {self.warmup_seq_objective!r}")
-        if self.warmup_seq_length and self.warmup_seq_objective not in (None, self.objective):
-            try:
-                check_objective(self.attention_mask_kind, self.warmup_seq_objective)
-            except ValueError:
-                raise ValueError(f"the {self.attention_mask_kind} attention mask needs sentence pairs in the "
-                                 f"sequence-length warm-up too, but its objective is {self.warmup_seq_objective!r}; "
-                                 f"add --warmup-seq-objective {self.objective}") from None
+        if self.warmup_seq_length and self.warmup_seq_objective is not None:
+            check_objective(self.attention_mask_kind, self.warmup_seq_objective, option="--warmup-seq-objective")
         if self.warmup_seq_steps < 0:
             raise ValueError(f"warmup_seq_steps must be >= 0, got {self.warmup_seq_steps}")
         if not 0 < self.held_out_fraction < 1:

@@ -95,5 +95,5 @@ def test_sequence_length_warmup_batches_and_their_objective():
         assert int(short["token_type_ids"].max()) == int(has_pairs)  # one segment when there is no pair
     with pytest.raises(ValueError, match="warmup_seq_objective must be one of"):
         PretrainOptions(**common, warmup_seq_objective="nsp")
-    with pytest.raises(ValueError, match="add --warmup-seq-objective mlm\\+nsp"):  # seq2seq needs pairs throughout
+    with pytest.raises(ValueError, match="use --warmup-seq-objective mlm\\+nsp"):  # seq2seq needs pairs throughout
         PretrainOptions(**common, warmup_seq_objective="mlm", attention_mask_kind="seq2seq")

@@ -46,12 +46,13 @@ def check_kind(kind: str) -> str:
     return kind
 
 
-def check_objective(kind: str, objective: str) -> None:
-    """seq2seq needs a source and a target: sentence pairs. A clear error for full-sentence ``mlm`` data."""
+def check_objective(kind: str, objective: str, option: str = "--objective") -> None:
+    """seq2seq needs a source and a target: sentence pairs. A clear error for full-sentence ``mlm`` data, naming
+    ``option``, the flag that chose ``objective``."""
     check_kind(kind)
     if kind == "seq2seq" and objective not in PAIR_OBJECTIVES:
         raise ValueError(f"the seq2seq attention mask needs sentence pairs (source A, target B) but objective "
-                         f"{objective!r} packs full sentences with no segment B; use --objective mlm+nsp or "
+                         f"{objective!r} packs full sentences with no segment B; use {option} mlm+nsp or "
                          f"mlm+sop (targets are trained only on pairs where B is A's true continuation)")
 
 
