@@ -62,7 +62,21 @@ def test_sentence_distance_holds_out_the_pretraining_documents(news_corpus):
     _, held_out = news_corpus.split(0.1, seed=0)
     held = {news_corpus.sentence_text(s) for doc in held_out.documents for s in doc}
     assert all(e.text in held and e.text_pair in held for split in (task.train, task.dev, task.test) for e in split)
-    assert "held-out" in task.info["documents"] and task.kind == "pair"
+    assert "holds out" in task.info["documents"] and task.kind == "pair"
+
+
+def test_corpus_tasks_do_not_depend_on_the_encoder():
+    """A random encoder (no run) and a run pre-trained with the default split meet the same examples; a run
+    whose pre-training saw some of them is refused, naming its split."""
+    texts = lambda t: [(e.text, e.text_pair, e.label) for e in t.test]  # noqa: E731
+    plain = load_task("sentence-distance:news-en")
+    same = load_task("sentence-distance:news-en", pretrained_options={"corpus": "news-en", "seed": 3,
+                                                                       "split_seed": 0})
+    wider = load_task("sentence-distance:news-en", pretrained_options={"corpus": "news-en", "seed": 0,
+                                                                        "held_out_fraction": 0.2})
+    assert texts(plain) == texts(same) == texts(wider)
+    with pytest.raises(ValueError, match="pre-trained on .* split seed 5"):
+        load_task("sentence-distance:news-en", pretrained_options={"corpus": "news-en", "seed": 5})
 
 
 def test_token_task_labels():
@@ -186,3 +200,25 @@ def test_dev_of_another_kind_is_rejected(tmp_path):
     dev = write(tmp_path / "d.conll", "a 1\n")
     with pytest.raises(ValueError, match="holds token examples but the training file"):
         load_user_task(train, dev_file=dev, test_file=train)
+
+
+def test_sample_is_stratified_seeded_and_leaves_test_alone():
+    from bertlab.finetune.tasks import Example, TaskData, sample_examples
+
+    examples = [Example(f"t{i}", "a" if i % 10 < 6 else "b") for i in range(1000)]  # 60 % a, 40 % b
+    sample = sample_examples(examples, 50, seed=1)
+    assert len(sample) == 50 and sum(e.label == "a" for e in sample) == 30
+    assert sample == sample_examples(examples, 50, seed=1) != sample_examples(examples, 50, seed=2)
+    task = TaskData("toy", examples, examples[:300], examples[300:700], ["a", "b"], "single", "en")
+    one, two = task.limit(50, 100, seed=1), task.limit(50, 100, seed=2)
+    assert one.test == two.test and one.dev == two.dev and one.train != two.train
+
+
+def test_next_sentence_pairs_are_balanced():
+    import random
+
+    from bertlab.finetune.tasks import NEXT_SENTENCE_LABELS
+
+    examples = sentence_distance_pairs(small_corpus(), list(range(8)), random.Random(0), NEXT_SENTENCE_LABELS)
+    assert {e.label for e in examples} == set(NEXT_SENTENCE_LABELS)
+    assert sum(e.label == "adjacent" for e in examples) * 2 == len(examples)

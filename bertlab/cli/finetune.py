@@ -51,9 +51,14 @@ def register(subparsers) -> None:
     p.add_argument("--max-seq-length", type=int, default=d.max_seq_length)
     p.add_argument("--eval-every", type=int, help="dev evaluation interval (default: 5 evaluations per run)")
     p.add_argument("--select-metric", default=d.select_metric, choices=SELECT_METRICS,
-                   help="dev score that picks the kept weights (default macro_f1)")
-    p.add_argument("--max-train-examples", type=int, help="use a seeded sample of the training split")
-    p.add_argument("--max-eval-examples", type=int, help="use a seeded sample of dev and of test")
+                   help="dev score that picks the kept weights (default span_f1 for BIO entity tasks such as "
+                        "entities-zh, else macro_f1)")
+    p.add_argument("--max-train-examples", type=int, help="use a sample of the training split, stratified by label "
+                                                          "and drawn with --seed")
+    p.add_argument("--max-eval-examples", type=int, help="use a sample of dev and of test (the same for every seed)")
+    p.add_argument("--split-seed", type=int, default=d.split_seed,
+                   help="seed of the task's train / dev / test split (default 0; --seed does not change it, so "
+                        "every seed and encoder is scored on the same test set)")
     g = p.add_argument_group("your own data")
     g.add_argument("--format", choices=FORMATS, help="default: from the file extension")
     g.add_argument("--text-column", help="column / key of the text (default 'text')")
@@ -85,7 +90,7 @@ def run(args) -> int:
         max_eval_examples=args.max_eval_examples, steps=args.steps, batch_size=args.batch_size,
         learning_rate=args.learning_rate, warmup=args.warmup, eval_every=args.eval_every,
         select_metric=args.select_metric, precision=args.precision, device=args.device, log_every=args.log_every,
-        seed=args.seed, out=args.out, progress=not args.quiet)
+        split_seed=args.split_seed, seed=args.seed, out=args.out, progress=not args.quiet)
     result = finetune(options)
     print(summary_line(result))
     print(f"run folder: {args.out}  (load it: bertlab.load_run({args.out!r}))")

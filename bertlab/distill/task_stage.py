@@ -273,7 +273,7 @@ def _finetune_teacher(options):
         raise ValueError(f"--task {options.task!r} differs from the task the teacher was fine-tuned on ({ft.task!r}); "
                          f"leave --task out or fine-tune a teacher on {options.task!r}")
     pretrained = read_run_config(ft.from_run).get("options") if ft.from_run else None
-    task = load_task(ft.task, seed=ft.seed, pretrained_options=pretrained, **ft.user_options())
+    task = load_task(ft.task, seed=ft.split_seed, pretrained_options=pretrained, **ft.user_options())
     task = task.limit(ft.max_train_examples, ft.max_eval_examples, ft.seed)
     return teacher, ft, task
 

