@@ -124,3 +124,20 @@ def test_claims_get_noise_aware_verdicts():
     assert "No cell learned p" in text and "untestable" in text  # every pair cell sits at the majority rate
     assert "feature extraction on s: **not shown**" in text and "are close" in text and "**held** (+1.0" in text
     assert "Pre-training helps on s: **held**" in text
+
+
+def test_transfer_experiment_draws_curves_from_cached_cells(tmp_path, pretrained_run, capsys):
+    out = tmp_path / "transfer"
+    args = ["experiment", "transfer", "--quick", "--en-from", str(pretrained_run), "--out", str(out),
+            "--task", "next-sentence:news-en", "--task", "capitalization:news-en"]
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    assert "### next-sentence:news-en" in table and "| random | features (scalar-mix) |" in table
+    assert "| pre-trained | finetune (top) |" in table and "worst pre-trained seed minus best random seed" in table
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["cells"]) == 2 * 2 * 2 * 2  # tasks × sizes × encoders × modes (one seed)
+    assert (out / "transfer.png").stat().st_size > 1000
+    tests = {(c["task"], c["examples"]): c for c in results["cells"]}
+    assert len(tests) == 4 and all(0.0 <= c["score"] <= 1.0 for c in results["cells"])
+    assert main(args) == 0  # the second call reuses every cell
+    assert all(c["reused"] for c in json.loads((out / "results.json").read_text())["cells"])

@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bertlab.experiments.common import THREADS_HELP, add_out_and_quick, out_folder, set_threads
+from bertlab.experiments.common import THREADS_HELP, add_out_and_quick, cached_finetune, out_folder, set_threads
 
 SEQUENCE_POOLINGS = ("cls", "mean", "scalar-mix")
 TOKEN_POOLINGS = ("top", "scalar-mix")
@@ -125,20 +125,8 @@ class Cell:
 
 def run_cell(cell: Cell, options, task, source, encoded) -> Cell:
     """Train one cell, or reuse its run folder when it finished with the same options."""
-    from bertlab.finetune.loop import finetune
-
-    folder = Path(options.out)
-    results, config = folder / "results.json", folder / "config.json"
-    if results.exists() and config.exists():
-        data = json.loads(results.read_text())
-        if json.loads(config.read_text()).get("options") == asdict(options) and data["train"]["status"] == "finished":
-            return dataclasses.replace(_filled(cell, data, folder), reused=True)
-    if folder.exists():
-        shutil.rmtree(folder)  # a cell of an earlier, different budget (or one cut short): run it again
-    result = finetune(options, task=task, source=source, encoded=encoded)
-    if result.train.status != "finished":
-        raise KeyboardInterrupt  # Ctrl-C: stop the experiment; the next call redoes this cell
-    return _filled(cell, result.to_json(), folder)
+    data, reused = cached_finetune(options, task, source, encoded)
+    return dataclasses.replace(_filled(cell, data, Path(options.out)), reused=reused)
 
 
 def _filled(cell: Cell, data: dict, folder: Path) -> Cell:

@@ -117,3 +117,25 @@ def cached_run(options, train: Callable) -> str:
         options.resume = state == "resume"
         train(options)
     return state
+
+
+def cached_finetune(options, task, source, encoded) -> tuple[dict, bool]:
+    """Fine-tune one cell (``FinetuneOptions`` with ``out`` its run folder) unless a finished run with the same
+    options is there. Returns (its results.json, reused?). Ctrl-C stops the experiment (KeyboardInterrupt);
+    the next call redoes that cell."""
+    from dataclasses import asdict
+
+    from bertlab.finetune.loop import finetune
+
+    folder = Path(options.out)
+    results, config = folder / "results.json", folder / "config.json"
+    if results.exists() and config.exists():
+        data = json.loads(results.read_text())
+        if json.loads(config.read_text()).get("options") == asdict(options) and data["train"]["status"] == "finished":
+            return data, True
+    if folder.exists():
+        shutil.rmtree(folder)  # a cell of an earlier, different budget (or one cut short): run it again
+    result = finetune(options, task=task, source=source, encoded=encoded)
+    if result.train.status != "finished":
+        raise KeyboardInterrupt
+    return result.to_json(), False

@@ -227,8 +227,8 @@ def task_corpus(name: str, pretrained_options: dict | None = None, language: str
         if seen:
             raise ValueError(f"the encoder was pre-trained on {seen} of the {held_out.num_documents} {name} documents "
                              f"its tasks are built from (its split: held_out_fraction {run_fraction}, split seed "
-                             f"{run_seed}; tasks use the default {fraction}, seed {seed}): pre-train it with the default "
-                             f"split (seed {seed}), or pick a task on another corpus")
+                             f"{run_seed}; tasks use the default {fraction}, seed {seed}): pre-train it with the "
+                             f"default split (seed {seed}), or pick a task on another corpus")
     return held_out, (f"the {held_out.num_documents} documents of {name} that pre-training holds out by default "
                       f"(fraction {fraction}, split seed {seed})")
 
@@ -416,7 +416,8 @@ def entities_zh(corpus_name: str = "peoples-daily-zh", seed: int = 0,
 
 def load_task(spec: str, seed: int = 0, pretrained_options: dict | None = None, **user_options) -> TaskData:
     """A built-in task by name (``reviews-zh``, ``entities-zh``, ``sentence-distance[:CORPUS]``,
-    ``next-sentence[:CORPUS]``, ``capitalization[:CORPUS]``, ``word-boundary[:CORPUS]``) or the user's files (a file or a folder; see ``userdata.load_user_task``)."""
+    ``next-sentence[:CORPUS]``, ``capitalization[:CORPUS]``, ``word-boundary[:CORPUS]``) or the user's files
+    (a file or a folder; see ``userdata.load_user_task``)."""
     name, _, corpus = spec.partition(":")
     user_options = {k: v for k, v in user_options.items() if v is not None}
     if name in ("reviews-zh", *DEFAULT_CORPUS) and user_options:
@@ -436,5 +437,5 @@ def load_task(spec: str, seed: int = 0, pretrained_options: dict | None = None, 
 
 
 __all__ = ["Example", "TaskData", "load_task", "reviews_zh", "sentence_distance", "capitalization",
-           "word_boundary", "sample_examples", "next_sentence", "entities_zh", "entity_spans", "bio_characters", "dedupe_labelled",
-           "split_examples", "bmes_tags", "BUILTIN_TASKS", "KINDS"]
+           "word_boundary", "sample_examples", "next_sentence", "entities_zh", "entity_spans", "bio_characters",
+           "dedupe_labelled", "split_examples", "bmes_tags", "BUILTIN_TASKS", "KINDS"]
