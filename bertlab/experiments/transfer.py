@@ -29,11 +29,12 @@ from bertlab.finetune.data import EncodedTask, encode_examples
 from bertlab.finetune.loop import FinetuneOptions, resolve_source
 from bertlab.finetune.metrics import is_bio
 from bertlab.finetune.tasks import EVAL_SAMPLE_SEED, load_task, sample_examples
-from bertlab.paths import cache_dir
+from bertlab.paths import REPO_ROOT, cache_dir
 
 DEFAULT_TASKS = ("entities-zh", "reviews-zh", "capitalization:wiki-en", "next-sentence:peoples-daily-zh")
 COURSE_MODELS = {"zh": "course-models/zh-peoples-daily", "en": "course-models/en-wiki"}  # under the cache
 ENCODERS = ("pre-trained", "random")
+PUBLISHED = REPO_ROOT / "docs" / "data" / "transfer-results.json"  # the run behind docs/transfer.md
 TARGET_POINTS = 5.0  # the issue's target: pre-trained ahead by this much at <= TARGET_MAX_EXAMPLES labels
 TARGET_MAX_EXAMPLES = 1000
 
@@ -43,8 +44,8 @@ class Plan:
     sizes: tuple = (50, 200, 1000, None)  # labelled training examples per cell; None = the whole training split
     seeds: tuple = (0, 1, 2)
     epochs: float = 8.0  # examples seen = epochs × labelled examples, clipped to [min_seen, max_seen] ...
-    min_seen: int = 500
-    max_seen: int = 4000  # ... so 50 examples get 10 epochs, 200 get 8, 1000 and more 4000 examples seen
+    min_seen: int = 1600
+    max_seen: int = 4000  # ... so 50 examples get 32 epochs, 200 get 8, 1000 and more 4000 examples seen
     batch_size: int = 16
     max_seq_length: int = 128
     max_dev: int = 300  # dev examples (sentences for token tasks): model selection on a few-label budget
@@ -72,7 +73,7 @@ def add_arguments(p) -> None:
                       "a minute-long smoke run (two sizes, one seed, a few steps)")
     p.add_argument("--task", dest="tasks", action="append",
                    help=f"a task (repeat for several; default {', '.join(DEFAULT_TASKS)}); its language picks the "
-                        f"encoder")
+                        f"course model, or TASK@RUN names the pre-trained run")
     p.add_argument("--zh-from", metavar="RUN", help="pre-trained run for Chinese tasks (default: the course model "
                                                     f"in {COURSE_MODELS['zh']} of the cache)")
     p.add_argument("--en-from", metavar="RUN", help="pre-trained run for English tasks (default: the course model "
@@ -132,7 +133,7 @@ def run(args) -> int:
     for spec in args.tasks or DEFAULT_TASKS:
         task_cells, info = run_task(spec, plan, args, sources, out, say)
         cells += task_cells
-        tasks[spec] = info
+        tasks[spec.partition("@")[0]] = info
     results = {"plan": asdict(plan), "tasks": tasks, "cells": cells, "seconds": round(time.time() - began, 1),
                "command": command_line(args)}
     results["markdown"] = format_report(results)
@@ -157,12 +158,14 @@ def command_line(args) -> str:
 
 
 def run_task(spec: str, plan: Plan, args, sources: dict, out: Path, say) -> tuple[list[dict], dict]:
-    """Every cell of one task; returns (cells, what the report needs to know about the task)."""
+    """Every cell of one task (``SPEC`` or ``SPEC@RUN``: RUN instead of the language's course model);
+    returns (cells, what the report needs to know about the task)."""
+    spec, _, given = spec.partition("@")
     language = load_task(spec).language  # which course model reads it
-    if language not in sources:
-        run_dir = course_run(language, getattr(args, f"{language}_from"))
-        sources[language] = (run_dir, resolve_source(FinetuneOptions(from_run=str(run_dir))))
-    run_dir, source = sources[language]
+    run_dir = Path(given) if given else course_run(language, getattr(args, f"{language}_from"))
+    if run_dir not in sources:
+        sources[run_dir] = resolve_source(FinetuneOptions(from_run=str(run_dir)))
+    source = sources[run_dir]
     task = load_task(spec, seed=0, pretrained_options=source.pretrained_options)
     task = dataclasses.replace(task, dev=sample_examples(task.dev, plan.max_dev, EVAL_SAMPLE_SEED, task.kind),
                                test=sample_examples(task.test, plan.max_test, EVAL_SAMPLE_SEED, task.kind))
@@ -214,6 +217,15 @@ def chance_score(task, test) -> float:
 
 
 # ------------------------------------------------------------------------------------------------ report
+
+def load_results(out: str | Path | None = "runs/transfer") -> tuple[dict, Path]:
+    """(results, where from): ``out``'s results.json when that experiment has finished there, else the
+    published copy behind docs/transfer.md (what lesson 6 shows in FAST mode)."""
+    path = Path(out) / "results.json" if out else PUBLISHED
+    if not path.exists():
+        path = PUBLISHED
+    return json.loads(path.read_text(encoding="utf-8")), path
+
 
 def curves(cells: list[dict]) -> dict[tuple, dict[int, list[float]]]:
     """{(task, encoder, mode, pooling): {examples: [score of each seed]}}"""
@@ -320,5 +332,5 @@ def plot_curves(results: dict, path: Path) -> Path:
     return path
 
 
-__all__ = ["add_arguments", "run", "Plan", "DEFAULT", "QUICK", "format_report", "plot_curves", "modes_for",
+__all__ = ["add_arguments", "run", "load_results", "curves", "PUBLISHED", "Plan", "DEFAULT", "QUICK", "format_report", "plot_curves", "modes_for",
            "steps_for", "task_metric"]
