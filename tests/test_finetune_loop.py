@@ -141,3 +141,5 @@ def test_transfer_experiment_draws_curves_from_cached_cells(tmp_path, pretrained
     assert len(tests) == 4 and all(0.0 <= c["score"] <= 1.0 for c in results["cells"])
     assert main(args) == 0  # the second call reuses every cell
     assert all(c["reused"] for c in json.loads((out / "results.json").read_text())["cells"])
+    assert main(args + ["--cached-only", "--sizes", "16,30"]) == 0  # trains nothing, names what is missing
+    assert "Not run (`--cached-only`; 8 cells)" in capsys.readouterr().out

@@ -119,10 +119,10 @@ def cached_run(options, train: Callable) -> str:
     return state
 
 
-def cached_finetune(options, task, source, encoded) -> tuple[dict, bool]:
+def cached_finetune(options, task, source, encoded, train: bool = True) -> tuple[dict | None, bool]:
     """Fine-tune one cell (``FinetuneOptions`` with ``out`` its run folder) unless a finished run with the same
-    options is there. Returns (its results.json, reused?). Ctrl-C stops the experiment (KeyboardInterrupt);
-    the next call redoes that cell."""
+    options is there. Returns (its results.json, reused?); with ``train=False`` a missing cell is (None, False).
+    Ctrl-C stops the experiment (KeyboardInterrupt); the next call redoes that cell."""
     from dataclasses import asdict
 
     from bertlab.finetune.loop import finetune
@@ -133,6 +133,8 @@ def cached_finetune(options, task, source, encoded) -> tuple[dict, bool]:
         data = json.loads(results.read_text())
         if json.loads(config.read_text()).get("options") == asdict(options) and data["train"]["status"] == "finished":
             return data, True
+    if not train:
+        return None, False
     if folder.exists():
         shutil.rmtree(folder)  # a cell of an earlier, different budget (or one cut short): run it again
     result = finetune(options, task=task, source=source, encoded=encoded)

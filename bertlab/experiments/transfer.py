@@ -85,6 +85,8 @@ def add_arguments(p) -> None:
                                                  f"{DEFAULT.max_seen}; steps = that / batch {DEFAULT.batch_size})")
     p.add_argument("--max-test-examples", type=int, help=f"test examples per task (default {DEFAULT.max_test}; "
                                                          f"dev {DEFAULT.max_dev})")
+    p.add_argument("--cached-only", action="store_true",
+                   help="train nothing: report the cells already in --out and list the missing ones")
     p.add_argument("--threads", type=int, help=THREADS_HELP)  # no --fresh: cells are cached by their options
 
 
@@ -129,13 +131,13 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     say = stage_logger("transfer")
     began = time.time()
-    sources, cells, tasks = {}, [], {}
+    sources, cells, tasks, missing = {}, [], {}, []
     for spec in args.tasks or DEFAULT_TASKS:
-        task_cells, info = run_task(spec, plan, args, sources, out, say)
+        task_cells, info = run_task(spec, plan, args, sources, out, say, missing)
         cells += task_cells
         tasks[spec.partition("@")[0]] = info
     results = {"plan": asdict(plan), "tasks": tasks, "cells": cells, "seconds": round(time.time() - began, 1),
-               "command": command_line(args)}
+               "command": command_line(args), "missing": missing}
     results["markdown"] = format_report(results)
     (out / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
     (out / "results.md").write_text(results["markdown"] + "\n", encoding="utf-8")
@@ -147,7 +149,8 @@ def run(args) -> int:
 
 def command_line(args) -> str:
     """The command that makes these results, for the report."""
-    words = ["bertlab experiment transfer"] + (["--quick"] if args.quick else [])
+    words = ["bertlab experiment transfer"] + (["--quick"] if args.quick else []) + \
+        (["--cached-only"] if args.cached_only else [])
     for flag, value in (("--out", args.out), ("--zh-from", args.zh_from), ("--en-from", args.en_from),
                         ("--sizes", args.sizes), ("--seeds", args.seeds), ("--max-seen", args.max_seen),
                         ("--max-test-examples", args.max_test_examples), ("--threads", args.threads)):
@@ -157,9 +160,10 @@ def command_line(args) -> str:
     return " ".join(words)
 
 
-def run_task(spec: str, plan: Plan, args, sources: dict, out: Path, say) -> tuple[list[dict], dict]:
+def run_task(spec: str, plan: Plan, args, sources: dict, out: Path, say, missing: list) -> tuple[list[dict], dict]:
     """Every cell of one task (``SPEC`` or ``SPEC@RUN``: RUN instead of the language's course model);
-    returns (cells, what the report needs to know about the task)."""
+    returns (cells, what the report needs to know about the task); ``missing`` collects the cells skipped
+    by ``--cached-only``."""
     spec, _, given = spec.partition("@")
     language = load_task(spec).language  # which course model reads it
     run_dir = Path(given) if given else course_run(language, getattr(args, f"{language}_from"))
@@ -188,7 +192,10 @@ def run_task(spec: str, plan: Plan, args, sources: dict, out: Path, say) -> tupl
                         steps=steps_for(plan, n), batch_size=plan.batch_size,
                         select_metric=metric, seed=seed, keep_checkpoints=False, progress=False,
                         out=str(folder / f"{encoder_name}-{mode}-{pooling}-n{n}-s{seed}"))
-                    data, reused = cached_finetune(options, sub, encoder, encoded)
+                    data, reused = cached_finetune(options, sub, encoder, encoded, train=not args.cached_only)
+                    if data is None:
+                        missing.append(f"{spec} n={n} seed {seed} {encoder_name} {mode}")
+                        continue
                     for name in ("model.safetensors", "tokenizer.json"):  # the score is what the curve needs
                         (Path(options.out) / name).unlink(missing_ok=True)
                     cell = {"task": spec, "encoder": encoder_name, "mode": mode, "pooling": pooling, "examples": n,
@@ -282,6 +289,10 @@ def format_report(results: dict) -> str:
                    for v in (by_size.get(n, []) for n in sizes)]
             out.append(f"| {key[1]} | {key[2]} ({key[3]}) | " + " | ".join(row) + " |")
         out += [""] + [f"- {line}" for line in target_lines(spec, lines_by_key)] + [""]
+    if results.get("missing"):
+        out.append(f"Not run (`--cached-only`; {len(results['missing'])} cells): "
+                   + "; ".join(results["missing"]) + ".")
+        out.append("")
     cached = sum(c["reused"] for c in results["cells"])
     out.append(f"{len(results['cells'])} cells ({cached} reused from an earlier call); training time of all cells "
                f"{sum(c['seconds'] for c in results['cells']) / 60:.1f} min.")
