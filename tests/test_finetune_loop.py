@@ -142,4 +142,5 @@ def test_transfer_experiment_draws_curves_from_cached_cells(tmp_path, pretrained
     assert main(args) == 0  # the second call reuses every cell
     assert all(c["reused"] for c in json.loads((out / "results.json").read_text())["cells"])
     assert main(args + ["--cached-only", "--sizes", "16,30"]) == 0  # trains nothing, names what is missing
-    assert "Not run (`--cached-only`; 8 cells)" in capsys.readouterr().out
+    assert "Not run (`--cached-only`; 8 cells, listed in results.json): next-sentence:news-en 4" in \
+        capsys.readouterr().out

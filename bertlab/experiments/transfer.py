@@ -290,8 +290,11 @@ def format_report(results: dict) -> str:
             out.append(f"| {key[1]} | {key[2]} ({key[3]}) | " + " | ".join(row) + " |")
         out += [""] + [f"- {line}" for line in target_lines(spec, lines_by_key)] + [""]
     if results.get("missing"):
-        out.append(f"Not run (`--cached-only`; {len(results['missing'])} cells): "
-                   + "; ".join(results["missing"]) + ".")
+        per_task = {}
+        for cell in results["missing"]:
+            per_task[cell.split(" ")[0]] = per_task.get(cell.split(" ")[0], 0) + 1
+        out.append(f"Not run (`--cached-only`; {len(results['missing'])} cells, listed in results.json): "
+                   + ", ".join(f"{task} {n}" for task, n in per_task.items()) + ".")
         out.append("")
     cached = sum(c["reused"] for c in results["cells"])
     out.append(f"{len(results['cells'])} cells ({cached} reused from an earlier call); training time of all cells "
@@ -343,5 +346,5 @@ def plot_curves(results: dict, path: Path) -> Path:
     return path
 
 
-__all__ = ["add_arguments", "run", "load_results", "curves", "PUBLISHED", "Plan", "DEFAULT", "QUICK", "format_report", "plot_curves", "modes_for",
-           "steps_for", "task_metric"]
+__all__ = ["add_arguments", "run", "load_results", "curves", "PUBLISHED", "Plan", "DEFAULT", "QUICK", "format_report",
+           "plot_curves", "modes_for", "steps_for", "task_metric"]
