@@ -15,11 +15,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bertlab.config import SHARE_MODES, BertConfig, get_preset
+from bertlab.data.crosslingual import CROSSLINGUAL_OBJECTIVES, LANGUAGES, RANKING_OBJECTIVE, crosslingual_data
 from bertlab.train.loop import TrainResult, TrainSettings, train
 from bertlab.train.pretraining import PretrainingTask
+from bertlab.train.ranking import RankingTask
 from bertlab.train.run import read_run_config, write_run_config
 
-OBJECTIVES = ("mlm+nsp", "mlm+sop", "mlm")
+# BERT / ALBERT / RoBERTa on documents, then XLM's and the LASER-style ones on a parallel corpus
+OBJECTIVES = ("mlm+nsp", "mlm+sop", "mlm") + CROSSLINGUAL_OBJECTIVES
 
 
 @dataclass
@@ -35,6 +38,8 @@ class PretrainOptions:
     # UNILM's self-attention mask (bertlab/family/unilm.py): bidirectional (BERT), left-to-right, seq2seq
     attention_mask_kind: str = "bidirectional"
     masking: str = "dynamic"
+    # XLM §3.1 language embeddings (BertConfig.num_languages = 2: en, zh) for the cross-lingual objectives
+    language_embeddings: bool = False
     # what one masking draw covers: token (BERT), word (whole-word masking), knowledge (whole entities and
     # phrases, ERNIE 1.0 §3.2, bertlab/family/knowledge.py); whole_word=True is the older spelling of "word"
     masking_unit: str = "token"
@@ -96,6 +101,17 @@ class PretrainOptions:
             raise ValueError(f"warmup_seq_steps must be >= 0, got {self.warmup_seq_steps}")
         if not 0 < self.held_out_fraction < 1:
             raise ValueError(f"held_out_fraction must be between 0 and 1, got {self.held_out_fraction}")
+        if self.objective in CROSSLINGUAL_OBJECTIVES:
+            self._check_crosslingual()
+
+    def _check_crosslingual(self) -> None:
+        """The cross-lingual objectives take token masking, dynamic masks and BERT's attention, nothing else."""
+        unsupported = {"--masking static": self.masking != "dynamic", "--masking-unit": self.masking_unit != "token",
+                       "--attention-mask": self.attention_mask_kind != "bidirectional",
+                       "--warmup-seq-length": bool(self.warmup_seq_length)}
+        for flag, given in unsupported.items():
+            if given:
+                raise ValueError(f"{flag} is not available with --objective {self.objective}; leave it out")
 
     def train_settings(self) -> TrainSettings:
         names = {f.name for f in dataclasses.fields(TrainSettings)}
@@ -122,6 +138,8 @@ def model_config(options: PretrainOptions, vocab_size: int) -> BertConfig:
         overrides["embedding_size"] = options.embedding_size
     if options.share_layers is not None:
         overrides["share_layers"] = options.share_layers
+    if options.language_embeddings:
+        overrides["num_languages"] = len(LANGUAGES)
     config = get_preset(options.preset, **overrides)
     return config.replace(vocab_size=vocab_size,
                           max_position_embeddings=max(config.max_position_embeddings, options.max_seq_length))
@@ -142,6 +160,8 @@ def build_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
     from bertlab.data import PretrainingDataset, get_tokenizer, load_corpus
     from bertlab.family.unilm import prepare_batch
 
+    if options.objective in CROSSLINGUAL_OBJECTIVES:
+        return build_crosslingual_data(options, tokenizer)
     corpus = load_corpus(options.corpus)
     split_seed = options.seed if options.split_seed is None else options.split_seed
     train_corpus, held_out_corpus = corpus.split(options.held_out_fraction, seed=split_seed)
@@ -165,6 +185,17 @@ def build_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
                                     **{**common, "max_seq_length": options.warmup_seq_length,
                                        "objective": options.warmup_seq_objective or options.objective})
     return PretrainData(train_data, held_out, tokenizer, eval_batches, warmup)
+
+
+def build_crosslingual_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
+    """XLM's MLM / TLM or translation-ranking data on a parallel corpus (``bertlab.data.crosslingual``)."""
+    split_seed = options.seed if options.split_seed is None else options.split_seed
+    data = crosslingual_data(options.objective, options.corpus, options.vocab_size, options.lowercase,
+                             options.max_seq_length, options.held_out_fraction, options.seed, split_seed, tokenizer)
+    eval_size = 64
+    n_batches = max(1, min(options.eval_examples, len(data.held_out.pair_ids) or len(data.held_out)) // eval_size)
+    eval_batches = [data.held_out.batch(i, eval_size) for i in range(n_batches)]
+    return PretrainData(data.train, data.held_out, data.tokenizer, eval_batches)
 
 
 def batch_function(options: PretrainOptions, data: PretrainData):
@@ -211,8 +242,13 @@ def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
         model = BertForPreTraining(config)
     settings = options.train_settings()
     run_dir = Path(options.out) if options.out else None
-    baseline = unigram_baseline(data.held_out, token_id=unigram_baseline(data.train).token_id,
-                                num_batches=len(data.eval_batches), batch_size=data.eval_batches[0]["labels"].shape[0])
+    ranking = options.objective == RANKING_OBJECTIVE
+    baseline = None if ranking else unigram_baseline(
+        data.held_out, token_id=unigram_baseline(data.train).token_id, num_batches=len(data.eval_batches),
+        batch_size=data.eval_batches[0]["labels"].shape[0])
+    baselines = {"rank_chance": 1 / data.eval_batches[0]["input_ids"].shape[0]} if ranking else {
+        "unigram_mlm_acc": baseline.accuracy, "unigram_token_id": baseline.token_id,
+        "nsp_chance": 0.5 if options.objective in ("mlm+nsp", "mlm+sop") else None}
     if run_dir is not None and not options.resume:
         if (run_dir / "checkpoints").exists():
             raise ValueError(f"{run_dir} already holds a run; continue it with --resume or choose another --out")
@@ -222,14 +258,14 @@ def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
                          data={"corpus": options.corpus, "train_examples": len(data.train),
                                "held_out_examples": sum(int(b["input_ids"].shape[0]) for b in data.eval_batches),
                                "vocab_size": config.vocab_size},
-                         baselines={"unigram_mlm_acc": baseline.accuracy, "unigram_token_id": baseline.token_id,
-                                    "nsp_chance": 0.5 if options.objective != "mlm" else None})
+                         baselines=baselines)
     if options.progress:
+        score = f"in-batch chance {baselines['rank_chance']:.1%}" if ranking else \
+            f"unigram baseline MLM accuracy {baseline.accuracy:.1%}"
         print(f"{data.train!r}\nheld-out: {sum(int(b['input_ids'].shape[0]) for b in data.eval_batches)} examples; "
-              f"unigram baseline MLM accuracy {baseline.accuracy:.1%}; model: {model.num_parameters():,} parameters",
-              file=sys.stderr)
-    task = PretrainingTask(data.eval_batches, nsp_weight=options.nsp_weight,
-                           attention_mask_kind=options.attention_mask_kind)
+              f"{score}; model: {model.num_parameters():,} parameters", file=sys.stderr)
+    task = RankingTask(data.eval_batches) if ranking else PretrainingTask(
+        data.eval_batches, nsp_weight=options.nsp_weight, attention_mask_kind=options.attention_mask_kind)
     return train(model, task, batch_function(options, data), settings, run_dir, resume=options.resume,
                  callbacks=callbacks)
 
@@ -238,9 +274,12 @@ def summary_line(result: TrainResult) -> str:
     e = result.last_eval
     parts = [f"{result.status} at step {result.step} in {result.seconds:.0f} s"]
     if e:
-        parts.append(f"held-out MLM acc {e.get('mlm_acc', 0):.1%}")
+        if "mlm_acc" in e:
+            parts.append(f"held-out MLM acc {e['mlm_acc']:.1%}")
         if "nsp_acc" in e:
             parts.append(f"NSP/SOP acc {e['nsp_acc']:.1%}")
+        if "rank_acc" in e:
+            parts.append(f"held-out in-batch translation ranking acc {e['rank_acc']:.1%}")
     return ", ".join(parts)
 
 
