@@ -276,7 +276,7 @@ def numeric_fields(records: list[dict], split: str) -> list[str]:
 
 
 def default_metrics(fields: list[str], split: str) -> list[str]:
-    wanted = ("loss", "mlm_loss") if split == "train" else ("mlm_acc", "nsp_acc", "accuracy")
+    wanted = ("loss", "mlm_loss") if split == "train" else ("mlm_acc", "nsp_acc", "accuracy", "rank_acc")
     chosen = [f for f in wanted if f in fields]
     return chosen or fields[:1]
 

@@ -193,6 +193,8 @@ display(widgets.VBox([word_box, answers]))
 # A chosen `[CLS]` or `[SEP]` raises `ValueError`: special tokens are never masked.
 
 # %%
+import torch
+
 from bertlab.data.tokenizer import CLS_ID, MASK_ID, SEP_ID
 
 
@@ -217,3 +219,27 @@ def my_tlm_example(first, second, first_language, second_language, chosen):
 from bertlab.homework import check
 
 check("tlm_example", my_tlm_example)
+
+# %% [markdown]
+# ### Exercise 8.2 — The translation-ranking loss
+#
+# `my_ranking_loss(u, v, scale)`: `u` and `v` are (B, H) pooled embeddings, row i of `u` (a Chinese word) the
+# translation of row i of `v` (its English gloss). With S = scale · cos(u_i, v_j) (a (B, B) matrix), return
+# ½ [CE(S, targets) + CE(Sᵀ, targets)], targets 0, 1, …, B − 1: each Chinese side must pick its own English side
+# among the B of the batch, and each English side its Chinese side. Return a tensor, not a Python number.
+
+# %%
+import torch
+import torch.nn.functional as F
+
+
+def my_ranking_loss(u, v, scale):
+    # BEGIN SOLUTION
+    scores = scale * F.normalize(u, dim=-1) @ F.normalize(v, dim=-1).T  # (B, B) scaled cosines
+    targets = torch.arange(len(u))  # pair i belongs on the diagonal
+    return 0.5 * (F.cross_entropy(scores, targets) + F.cross_entropy(scores.T, targets))
+    # END SOLUTION
+
+
+# %%
+check("ranking_loss", my_ranking_loss)

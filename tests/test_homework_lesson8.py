@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from homework_helpers import crashes, fails, passes
 
@@ -92,3 +93,30 @@ def test_crash_and_unwritten_are_explained():
         raise NotImplementedError
 
     crashes("tlm_example", unwritten, "not written yet")
+
+
+def my_ranking_loss(u, v, scale):
+    scores = scale * F.normalize(u, dim=-1) @ F.normalize(v, dim=-1).T
+    target = torch.arange(len(u))
+    return 0.5 * (F.cross_entropy(scores, target) + F.cross_entropy(scores.T, target))
+
+
+def test_ranking_loss_correct_passes():
+    passes("ranking_loss", my_ranking_loss)
+
+
+def test_ranking_loss_one_direction_and_dot_products_fail_with_hints():
+    def one_way(u, v, scale):
+        return F.cross_entropy(scale * F.normalize(u, dim=-1) @ F.normalize(v, dim=-1).T, torch.arange(len(u)))
+
+    def dot(u, v, scale):
+        s = scale * u @ v.T
+        return 0.5 * (F.cross_entropy(s, torch.arange(len(u))) + F.cross_entropy(s.T, torch.arange(len(u))))
+
+    fails("ranking_loss", one_way, "equals", "only one direction")
+    fails("ranking_loss", dot, "equals", "normalise u and v")
+    fails("ranking_loss", lambda u, v, scale: float(my_ranking_loss(u, v, scale)), "one number", ".item()")
+
+
+def test_ranking_loss_crash_is_explained():
+    crashes("ranking_loss", lambda u, v, scale: u @ v, "RuntimeError")

@@ -1,15 +1,17 @@
-"""Lesson 8 check: one input of XLM's translation language model, with its masks and positions (Lample & Conneau
-2019, §3.3)."""
+"""Lesson 8 checks: one input of XLM's translation language model, with its masks and positions (Lample & Conneau
+2019, §3.3), and the translation-ranking loss of the LASER-style encoder (``bertlab.train.ranking``)."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from bertlab.data.crosslingual import LANGUAGE_IDS, tlm_example
 from bertlab.data.masking import IGNORE_INDEX
 from bertlab.data.tokenizer import CLS_ID, MASK_ID, SEP_ID
 from bertlab.homework.grading import Report, register
-from bertlab.homework.helpers import as_tensor, must_raise_value_error
+from bertlab.homework.helpers import as_tensor, close, diagnose, must_raise_value_error, scalar
+from bertlab.train.ranking import ranking_loss
 
 ZH, EN = LANGUAGE_IDS["zh"], LANGUAGE_IDS["en"]
 NAMES = ("input_ids", "position_ids", "language_ids", "labels")
@@ -124,3 +126,39 @@ def check_tlm_example(fn, r: Report) -> None:
             r, lambda: fn([11, 12], [21], ZH, EN, [3]), "my_tlm_example([11, 12], [21], zh, en, chosen=[3])",
             "that position 3 is a [SEP], which is never masked",
             "masking a [SEP] would hide where one sentence ends and its translation begins")
+
+
+# --- the translation-ranking loss ----------------------------------------------------------------------------
+
+@register("ranking_loss", 8, "translation ranking with in-batch negatives, both ways",
+          "my_ranking_loss(u (B, H), v (B, H), scale) -> scalar loss")
+def check_ranking_loss(fn, r: Report) -> None:
+    generator = torch.Generator().manual_seed(8)
+    u = torch.randn(6, 5, generator=generator)
+    v = u + 0.7 * torch.randn(6, 5, generator=generator)
+    v[2] *= 9.0  # a long vector: only cosine (not the dot product) ignores its length
+    scale = 20.0
+    got = r.call(fn, u.clone(), v.clone(), scale)
+
+    @r.rule("returns one number, a tensor (so that .backward() works)", required=True)
+    def _():
+        scalar(got, r)
+
+    @r.rule("equals ½ [CE(S, diagonal) + CE(Sᵀ, diagonal)] with S = scale · cos(u_i, v_j)")
+    def _():
+        want = float(ranking_loss(u, v, scale)[0])
+        value = float(scalar(got, r))
+        if close(value, want, rel=1e-4):
+            return
+        target = torch.arange(6)
+        cos = F.normalize(u, dim=-1) @ F.normalize(v, dim=-1).T  # (B, B)
+        dot = u @ v.T
+        hint = diagnose(value, {
+            "only one direction: also score each English side against every Chinese side (Sᵀ) and average the two":
+                F.cross_entropy(scale * cos, target),
+            "the scores are dot products: normalise u and v first, so a vector's length does not count":
+                0.5 * (F.cross_entropy(scale * dot, target) + F.cross_entropy(scale * dot.T, target)),
+            "the scale is missing: cosines only span [-1, 1], multiply them by scale before the softmax":
+                0.5 * (F.cross_entropy(cos, target) + F.cross_entropy(cos.T, target)),
+        }) or "compare your score matrix with scale · cos(u_i, v_j) and the targets 0, 1, …, B − 1"
+        r.fail(f"expected {want:.5f}, got {value:.5f}: {hint}")
