@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from tokenizers import Tokenizer
 
 from bertlab.data.collator import PretrainingCollator
 from bertlab.data.corpus import Corpus, load_corpus
@@ -49,8 +50,6 @@ _LANGUAGE, _PAIR_ORDER, _SWAP, _TLM_MASK = 11, 12, 13, 14  # streams of randomne
 def shared_tokenizer(monolingual: dict[str, Corpus], pairs: list[tuple[str, str]], vocab_size: int = 16384,
                      lowercase: bool = True, cache: bool = True):
     """One WordPiece vocabulary over the monolingual corpora and both sides of ``pairs`` (XLM §3.1)."""
-    from tokenizers import Tokenizer
-
     key = hashlib.sha256(repr(([c.fingerprint for c in monolingual.values()], pairs)).encode()).hexdigest()[:16]
     path = cache_dir() / "tokenizers" / f"shared-{'-'.join(monolingual)}-{key}-v{vocab_size}-{lowercase}.json"
     if cache and path.exists():

@@ -34,6 +34,7 @@ import gzip
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 from bertlab.data.builtin import _package_file
 
@@ -180,8 +181,8 @@ class ParallelCorpusSpec:
     languages: tuple[str, str]
     description: str
     licence: str
-    monolingual: dict  # {language: built-in monolingual corpus}: XLM's MLM streams and the shared vocabulary
-    build: object
+    monolingual: dict[str, str]  # {language: built-in monolingual corpus}: XLM's MLM streams, the shared vocabulary
+    build: Callable[[], ParallelCorpus]
 
 
 PARALLEL_CORPORA: dict[str, ParallelCorpusSpec] = {s.name: s for s in (
