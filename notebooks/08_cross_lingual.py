@@ -138,6 +138,31 @@ fig.update_layout(title="Which model finds the English gloss of an unseen Chines
 fig.show()
 
 # %% [markdown]
+# ### Where does a Chinese character look?
+#
+# TLM's point is that a masked word can be recovered from its translation. Below, the MLM + TLM model reads one
+# held-out pair laid out as in training (positions restarting, language ids per half), and the heat map shows
+# its last layer's attention, averaged over heads: row = the token attending, column = the token attended. Rows
+# of Chinese characters that put weight on the English half (right of the first `[SEP]`) use the translation.
+
+# %%
+from bertlab.data.crosslingual import LANGUAGE_IDS, pad_examples, tlm_example
+
+zh_word, en_gloss = pairs[0]
+example = tlm_example(tokenizer.encode(zh_word, add_special_tokens=False).ids,
+                      tokenizer.encode(en_gloss, add_special_tokens=False).ids,
+                      LANGUAGE_IDS["zh"], LANGUAGE_IDS["en"])
+inputs = pad_examples([example])
+inputs.pop("special_tokens_mask")
+with torch.no_grad():
+    attention = models["mlm+tlm"](**inputs, output_attentions=True).attentions[-1][0].mean(0)  # (T, T)
+labels = [f"{i}:{tokenizer.id_to_token(int(t))}" for i, t in enumerate(inputs["input_ids"][0])]
+heat = go.Figure(go.Heatmap(z=attention.numpy(), x=labels, y=labels, colorscale="Blues"))
+heat.update_layout(title=f"MLM + TLM, last layer: {zh_word} = {en_gloss}", yaxis_autorange="reversed",
+                   height=460, width=560, template="plotly_white")
+heat.show()
+
+# %% [markdown]
 # The full experiment — 1,200 steps per model, two seeds, N = 1,000 — is `bertlab experiment cross-lingual
 # --threads 1`; `docs/cross-lingual.md` has its table and what it does and does not show.
 #
