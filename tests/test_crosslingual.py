@@ -134,3 +134,10 @@ def test_ranking_batches_and_sentence_embeddings(news_tokenizer):
     emb = sentence_embeddings(model, news_tokenizer, ["cat", "the dog", "a bank"], "en")
     assert emb.shape == (3, 16) and torch.allclose(emb.norm(dim=1), torch.ones(3))
     assert side_batch(news_tokenizer, ["cat"], "en")["input_ids"][0, 0] == CLS_ID
+
+
+def test_export_to_transformers_refuses_language_embeddings():
+    from bertlab.interop.transformers import transformers_family
+
+    with pytest.raises(ValueError, match="num_languages=2: XLM's language embeddings"):
+        transformers_family(BertConfig(vocab_size=100, hidden_size=16, num_attention_heads=2, num_languages=2))
