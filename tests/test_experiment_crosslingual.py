@@ -21,7 +21,9 @@ def test_quick_experiment_writes_table_figure_and_reuses_its_runs(tmp_path, caps
             assert 0 <= s["1"]["worst"] <= s["1"]["mean"] <= s["10"]["mean"] <= 1
     table = (tmp_path / "results.md").read_text()
     assert "| MLM + TLM (XLM) |" in table and "| LASER-style (translation ranking) |" in table
-    assert "| model (centred) |" in table
+    assert "| model (centred) |" in table and "Translation cloze" in table
+    for row in cross_lingual.CLOZE_ROWS:
+        assert all(0 <= v <= 1 for side in ("zh", "en") for v in results["cloze"][row][side].values())
     assert results["figure_error"] is not None or (tmp_path / "retrieval.png").stat().st_size > 1000
     config = json.loads((tmp_path / "mlm-tlm-seed0" / "config.json").read_text())
     assert config["model"]["num_languages"] == 2 and config["options"]["objective"] == "xlm-mlm+tlm"

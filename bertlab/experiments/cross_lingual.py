@@ -12,7 +12,9 @@ training pairs + wiki-en + peoples-daily-zh); each is trained for the same numbe
 The test: N held-out entries (headwords never seen in training); every Chinese headword and every English side
 is embedded on its own (mean of the last layer over its tokens), and each Chinese headword retrieves the English
 side with the highest cosine among all N (zh→en), and back (en→zh). Top-1 and top-10 accuracy, per seed; the
-table gives the mean and the worst seed. Nothing is tuned on these entries.
+table gives the mean and the worst seed. Nothing is tuned on these entries. A second measure reads the MLM head
+instead of the embeddings: the translation cloze (``translation_cloze``), one side of a held-out pair masked
+whole, the other visible.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ OBJECTIVE = {"mlm": "xlm-mlm", "mlm+tlm": "xlm-mlm+tlm", "laser": "translation-r
 LABELS = {"chance": "chance (k / N)", "random": "random weights", "mlm": "MLM only (XLM)",
           "mlm+tlm": "MLM + TLM (XLM)", "laser": "LASER-style (translation ranking)"}
 ROWS = ("chance", "random") + MODELS
+CLOZE_ROWS = ("random", "mlm", "mlm+tlm")  # models with a trained MLM head (and the untrained one)
+CLOZE_SIDES = {"zh": "Chinese side masked, English visible", "en": "English side masked, Chinese visible"}
 CENTRED = ("random",) + MODELS  # rows of the second table: each language's mean embedding subtracted
 DIRECTIONS = ("zh→en", "en→zh")
 
@@ -145,6 +149,42 @@ def retrieval_scores(model, tokenizer, pairs: list[tuple[str, str]], ks=(1, 10),
     return scores
 
 
+def translation_cloze(model, tokenizer, pairs: list[tuple[str, str]], masked: str, max_seq_length: int = 64,
+                      batch_size: int = 256) -> float:
+    """What TLM trains for: laid out as a TLM input (Chinese first), one whole side (``masked`` "zh" or "en") is
+    [MASK] and the other visible; the share of the masked side's tokens the MLM head predicts right."""
+    import torch
+
+    from bertlab.data.crosslingual import LANGUAGE_IDS, pad_examples, tlm_example
+    from bertlab.data.masking import IGNORE_INDEX
+    from bertlab.data.tokenizer import MASK_ID
+
+    examples = []
+    for zh, en in pairs:
+        a = tokenizer.encode(zh, add_special_tokens=False).ids
+        b = tokenizer.encode(en, add_special_tokens=False).ids
+        example = tlm_example(a, b, LANGUAGE_IDS["zh"], LANGUAGE_IDS["en"], max_seq_length)
+        n = int(example["special_tokens_mask"][1:].argmax()) + 1  # the first half's [SEP]
+        side = slice(1, n) if masked == "zh" else slice(n + 1, len(example["input_ids"]) - 1)
+        example["labels"] = torch.full((len(example["input_ids"]),), IGNORE_INDEX)
+        example["labels"][side] = torch.as_tensor(example["input_ids"][side])
+        example["input_ids"] = example["input_ids"].copy()
+        example["input_ids"][side] = MASK_ID
+        examples.append(example)
+    correct = total = 0
+    with torch.no_grad():
+        for start in range(0, len(examples), batch_size):
+            chunk = examples[start:start + batch_size]
+            labels = torch.nn.utils.rnn.pad_sequence([e.pop("labels") for e in chunk], batch_first=True,
+                                                     padding_value=IGNORE_INDEX)
+            batch = pad_examples(chunk)
+            batch.pop("special_tokens_mask")
+            out = model.eval()(**batch, labels=labels)
+            correct += int((out.masked_lm_logits.argmax(-1) == out.masked_lm_labels).sum())
+            total += out.masked_lm_labels.numel()
+    return correct / max(1, total)
+
+
 def nearest_glosses(model, tokenizer, chinese: str, candidates: list[str], k: int = 5) -> list[tuple[str, float]]:
     """The ``k`` English texts of ``candidates`` closest (cosine of pooled embeddings) to a Chinese word."""
     from bertlab.train.ranking import sentence_embeddings
@@ -197,6 +237,15 @@ def markdown(results: dict) -> str:
                   f"{m} {sum(s.values()) / 60:.1f} min" for m, s in results["train_seconds"].items()) + ").",
               "", "The same embeddings with each language's mean embedding subtracted before the cosine:", ""]
     lines += _table(summary, CENTRED, " centred")
+    cloze = results["cloze"]
+    lines += ["", "Translation cloze on the same N entries (what TLM trains for): laid out as a TLM input, one whole "
+                  "side is [MASK] and the other visible; the share of the masked side's tokens predicted right "
+                  "(mean over seeds, worst in brackets):", "",
+              "| model | " + " | ".join(CLOZE_SIDES.values()) + " |", "|---|---|---|"]
+    for row in CLOZE_ROWS:
+        cells = [f"{100 * sum(v.values()) / len(v):.1f} % (worst {100 * min(v.values()):.1f})"
+                 for v in (cloze[row][side] for side in CLOZE_SIDES)]
+        lines.append(f"| {LABELS[row]} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -237,6 +286,7 @@ def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) 
     per_seed = {row: {} for row in ROWS + tuple(f"{row} centred" for row in CENTRED)}
     train_seconds = {m: {} for m in MODELS}
     held_out_metrics = {}
+    cloze = {row: {side: {} for side in CLOZE_SIDES} for row in CLOZE_ROWS}
     tokenizer = None
     for seed in plan.seeds:
         for model in MODELS:
@@ -247,6 +297,9 @@ def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) 
             tokenizer = run.tokenizer
             per_seed[model][seed] = retrieval_scores(run.model, tokenizer, pairs)
             per_seed[f"{model} centred"][seed] = retrieval_scores(run.model, tokenizer, pairs, centre=True)
+            if model in CLOZE_ROWS:
+                for side in CLOZE_SIDES:
+                    cloze[model][side][str(seed)] = translation_cloze(run.model, tokenizer, pairs, side)
             if seed == plan.seeds[0]:
                 last = read_metrics(run_dir / "metrics.jsonl").split("eval")[-1]
                 held_out_metrics[model] = ", ".join(f"{k} {v:.3f}" for k, v in last.items()
@@ -254,13 +307,15 @@ def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) 
         untrained = random_model(plan, seed, tokenizer.get_vocab_size())
         per_seed["random"][seed] = retrieval_scores(untrained, tokenizer, pairs)
         per_seed["random centred"][seed] = retrieval_scores(untrained, tokenizer, pairs, centre=True)
+        for side in CLOZE_SIDES:
+            cloze["random"][side][str(seed)] = translation_cloze(untrained, tokenizer, pairs, side)
     n = len(pairs)
     per_seed["chance"] = {0: {d: {1: 1 / n, 10: min(1.0, 10 / n)} for d in DIRECTIONS}}
     per_seed = {row: {seed: {d: {str(k): v for k, v in s[d].items()} for d in s} for seed, s in seeds.items()}
                 for row, seeds in per_seed.items()}
     results = {"plan": asdict(plan), "entries": n, "vocab_size": tokenizer.get_vocab_size(),
                "per_seed": {row: {str(s): v for s, v in seeds.items()} for row, seeds in per_seed.items()},
-               "summary": summarise(per_seed), "held_out_metrics": held_out_metrics,
+               "summary": summarise(per_seed), "held_out_metrics": held_out_metrics, "cloze": cloze,
                "train_seconds": {m: {str(s): v for s, v in t.items()} for m, t in train_seconds.items()},
                "examples": pairs[:5]}
     results["seconds"] = time.time() - began
