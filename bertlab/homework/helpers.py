@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from bertlab.homework.grading import Report
+from bertlab.homework.grading import Report, hidden_generator
 
 
 def as_tensor(value, report: Report, what: str, shape: tuple | None = None, dtype_kind: str | None = None):
@@ -67,7 +67,7 @@ def token_batch(batch_size: int = 256, length: int = 64, vocab_size: int = 1000,
 
     Returns (input_ids (B, T) long, special_tokens_mask (B, T) bool).
     """
-    g = torch.Generator().manual_seed(seed)
+    g = hidden_generator(seed)
     ids = torch.randint(5, vocab_size, (batch_size, length), generator=g)
     special = torch.zeros(batch_size, length, dtype=torch.bool)
     lengths = torch.randint(length // 2, length + 1, (batch_size,), generator=g)
@@ -88,7 +88,7 @@ def word_batch(batch_size: int = 200, length: int = 64, seed: int = 7, max_piece
 
     Returns (word_ids (B, T) long, special_tokens_mask (B, T) bool, pieces (B, T) long: pieces of the word).
     """
-    g = torch.Generator().manual_seed(seed)
+    g = hidden_generator(seed)
     word_ids = torch.full((batch_size, length), -1, dtype=torch.long)
     pieces = torch.zeros(batch_size, length, dtype=torch.long)
     for row in range(batch_size):
