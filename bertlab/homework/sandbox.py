@@ -67,6 +67,8 @@ def kernel_environment(work: Path, limits: Limits, fast: bool) -> dict[str, str]
            "MPLCONFIGDIR": str(work / ".matplotlib"), "BERTLAB_RUNS": str(work / "runs"),
            "BERTLAB_CACHE": str(work / "data"), "BERTLAB_FAST": "1" if fast else "0",
            "PYTHONDONTWRITEBYTECODE": "1", "JUPYTER_PLATFORM_DIRS": "1"}
+    if (work / "data" / "course-models").is_dir():  # prepared course models: lessons load them, even in FAST mode
+        env["BERTLAB_COURSE_DIR"] = str(work / "data" / "course-models")
     env.update({name: str(limits.threads) for name in THREAD_VARIABLES})
     return env
 
