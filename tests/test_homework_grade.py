@@ -52,6 +52,8 @@ def graded(sample_class, tmp_path_factory):
     out = tmp_path_factory.mktemp("grades")
     setup = Setup(limits=Limits(seconds=20), check_seconds=10, data=data, salt="test-salt")
     result = grade_class(hand_ins, out, setup, jobs=2)
+    if not setup.jail:  # without bubblewrap the vandal's write to /tmp succeeds (docs/grading.md): tidy up
+        Path("/tmp/bertlab-vandal.txt").unlink(missing_ok=True)
     rows = list(csv.DictReader((out / "grades.csv").open(encoding="utf-8")))
     return {"result": result, "rows": rows, "out": out, "hand_ins": hand_ins, "before": before, "setup": setup,
             "data": data}
@@ -100,7 +102,8 @@ def test_grades_hostile_hand_ins(graded):
     assert "not defined" in renamed["feedback"]
     assert "my_embedding_params_v2" in _feedback(graded, "renamed") and "rename it back" in _feedback(graded, "renamed")
     flood = _rows(graded, "flood")
-    assert all(r["passed"] == "yes" for r in flood.values()) and "output of 1 cell(s) cut" in flood["encoder_macs"]["notes"]
+    assert all(r["passed"] == "yes" for r in flood.values())
+    assert "output of 1 cell(s) cut" in flood["encoder_macs"]["notes"]
     executed = graded["out"] / "executed" / "flood_lesson3.ipynb"
     assert executed.stat().st_size < 1_000_000  # 50 MB were printed
     assert all(r["points"] == "0" for r in _rows(graded, "forger").values())  # fake ✔ lines and results files
@@ -161,3 +164,18 @@ def test_signed_lines_cannot_be_forged():
 
 def test_bubblewrap_is_optional():
     assert Setup().jail == (bubblewrap() is not None)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--points", "missing.toml"], "--points missing.toml: no such file"),
+    (["--memory", "100"], "--memory 100 MB is too small"),
+    (["--jobs", "0"], "--jobs 0: give at least 1"),
+])
+def test_grade_command_names_the_bad_flag(tmp_path, capsys, monkeypatch, flags, message):
+    from bertlab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "submissions").mkdir()
+    assert main(["homework", "grade", "submissions", "--out", "grades", "--data", ".", *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1

@@ -130,7 +130,6 @@ def grade_command(args) -> int:
         print(f"  {outcome.submission.student:20s} lesson {outcome.submission.lesson}: {got}/{len(outcome.checks)} "
               f"checks passed, {outcome.seconds:.0f} s{note}", flush=True)
 
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     try:
         graded = grade_class(args.submissions, args.out, setup, jobs=args.jobs, lesson=args.lesson,
                              roster=args.roster, points=args.points, on_done=done)
@@ -152,6 +151,8 @@ def sample_class_command(args) -> int:
     except ValueError as err:
         print(f"bertlab homework sample-class: {err}", file=sys.stderr)
         return 2
+    timeout = 30 if args.tiny else 180  # loops_forever spends all of it
     print(f"{len(written)} hand-ins and roster.txt in {args.out}; grade them with:\n"
-          f"  bertlab homework grade {args.out} --roster {args.out / 'roster.txt'} --out {args.out}-grades")
+          f"  bertlab homework grade {args.out} --roster {args.out / 'roster.txt'} --out {args.out}-grades "
+          f"--timeout {timeout}")
     return 0

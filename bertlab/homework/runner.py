@@ -141,8 +141,8 @@ def _run(submission: Submission, setup: Setup, base: Path, checks: list[str] | N
     nb = nbformat.from_dict(submission.notebook)
     nbformat.write(nb, work / f"{submission.student}.ipynb")
     spec_dirs = write_kernelspec(kernel_dir, work, limits, setup.fast, setup.jail)
-    km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dirs)]),
-                       connection_file=str(kernel_dir / "connection.json"))
+    km = AsyncKernelManager(kernel_name=KERNEL_NAME, connection_file=str(kernel_dir / "connection.json"),
+                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dirs)]))
     deadline = [time.monotonic() + limits.seconds]  # reset once the kernel is up: start-up is not the student's
     client = _limited_client_class()(
         nb, km=km, kernel_name=KERNEL_NAME, allow_errors=True, interrupt_on_timeout=True,
@@ -152,13 +152,13 @@ def _run(submission: Submission, setup: Setup, base: Path, checks: list[str] | N
     outcome = Outcome(submission, [], executed=nb)
     key, run_id = secrets.token_hex(32), secrets.token_hex(8)
     results = work / f".grade-{secrets.token_hex(6)}.jsonl"
+    n_checks = len([s for s in list_checks(lesson) if checks is None or s.name in checks])
+    # the last resort against a kernel that ignores interrupts: kill it (the client then sees it die)
+    watchdog = threading.Timer(limits.seconds + setup.check_seconds * n_checks + 60, _kill, (km,))
+    watchdog.daemon = True
     try:
         with client.setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
             deadline[0] = time.monotonic() + limits.seconds
-            n_checks = len([s for s in list_checks(lesson) if checks is None or s.name in checks])
-            # the last resort against a kernel that ignores interrupts: kill it (the client then sees it die)
-            watchdog = threading.Timer(limits.seconds + setup.check_seconds * n_checks + 60, _kill, (km,))
-            watchdog.daemon = True
             watchdog.start()
             nb.cells.insert(0, nbformat.v4.new_code_cell(preamble_cell(limits.output_kb, limits.threads)))
             client.execute_cell(nb.cells[0], 0, store_history=False)
@@ -173,15 +173,18 @@ def _run(submission: Submission, setup: Setup, base: Path, checks: list[str] | N
                 client.execute_cell(cell, len(nb.cells) - 1)
             except CellTimeoutError:
                 outcome.problem = (outcome.problem or "") + " The grading cell ran out of time."
-            watchdog.cancel()
             run_sync(km.shutdown_kernel)(now=True)  # no graceful wait: nothing of the kernel is kept
-            cell.source = "# bertlab homework grade ran the lesson's checks here (the signing key is removed)"
     except DeadKernelError:
         outcome.problem = _died(outcome, nb)
     except Exception as err:  # noqa: BLE001 - kernel start failures etc.: the class goes on
-        outcome.problem = f"could not be run: {type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
-    if nb.cells and "_bertlab_prepare" in nb.cells[0].source:
-        del nb.cells[0]
+        first_line = str(err).splitlines()[0][:200] if str(err) else ""
+        outcome.problem = f"could not be run: {type(err).__name__}: {first_line}"
+    finally:
+        watchdog.cancel()
+    nb.cells = [c for c in nb.cells if "_bertlab_prepare(" not in c.source]
+    for c in nb.cells:
+        if "_bertlab_grade(" in c.source:
+            c.source = "# bertlab homework grade ran the lesson's checks here (the signing key is removed)"
     outcome.truncated_cells |= client.truncated
     outcome.checks = _read_results(results, key, run_id, submission, lesson, checks, outcome.problem)
     return outcome
@@ -217,7 +220,8 @@ def _run_cells(client, nb, deadline: float, outcome: Outcome, timeout_error) -> 
                 if out.get("ename") == "CellTimeoutError" or time.monotonic() >= deadline:
                     return (f"code cell {code_number} was still running at the time limit and was interrupted; "
                             f"later cells did not run")
-                outcome.cell_errors.append(f"code cell {code_number}: {out.get('ename')}: {out.get('evalue', '')[:200]}")
+                error = f"{out.get('ename')}: {out.get('evalue', '')[:200]}"
+                outcome.cell_errors.append(f"code cell {code_number}: {error}")
     return None
 
 

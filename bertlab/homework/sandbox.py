@@ -1,4 +1,4 @@
-"""The cell a submitted notebook runs in: a kernel with memory, file-size and thread limits, cwd and HOME in a
+"""The sandbox a submitted notebook runs in: a kernel with memory, file-size and thread limits, cwd and HOME in a
 scratch folder, and (where bubblewrap is installed) a read-only view of the machine with only that folder
 writable.
 
@@ -6,7 +6,8 @@ The grader never runs a student's code itself: it writes a kernelspec whose comm
 the limits on its own process and then ``exec``s the real kernel (``python -m ipykernel_launcher``), so the
 limits hold for the kernel and everything it starts::
 
-    python -m bertlab.homework.sandbox --memory-mb 4096 --threads 1 --work DIR [--jail] -- python -m ipykernel_launcher -f conn.json
+    python -m bertlab.homework.sandbox --memory-mb 4096 --file-mb 512 --work DIR --kernel-dir DIR [--jail] \\
+        -- python -m ipykernel_launcher -f conn.json
 
 ``RLIMIT_AS`` caps the address space: a 20 GB ``torch.empty`` fails at once with an allocation error in the
 student's cell instead of swapping the machine to death. ``RLIMIT_FSIZE`` caps each file the kernel writes.
