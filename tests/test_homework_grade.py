@@ -144,6 +144,9 @@ def test_collect_reads_a_student_line(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("# student: Ada Lovelace\nx = 1")])
     nbformat.write(nb, tmp_path / "03_albert.ipynb")
     assert [s.student for s in collect(tmp_path).submissions] == ["ada_lovelace"]
+    nb.metadata["bertlab"] = {"student": "../../etc/Grace"}  # a name must not lead outside the output folder
+    nbformat.write(nb, tmp_path / "03_albert.ipynb")
+    assert [s.student for s in collect(tmp_path).submissions] == ["etc_grace"]
 
 
 def test_points_file_overrides_the_defaults(tmp_path):

@@ -8,7 +8,7 @@ Its student is, in this order:
 2. the folder right under the submissions folder (``SUBMISSIONS/alice/01_masked_lm.ipynb``);
 3. the file name without the lesson part (``alice_01_masked_lm.ipynb``, ``alice.ipynb``).
 
-Names are lower-cased; spaces and dashes become underscores. The lesson is ``--lesson N``, else the ``NN_``
+Names are lower-cased; spaces, dashes and other punctuation become underscores. The lesson is ``--lesson N``, else the ``NN_``
 in the file name, else the lesson whose ``check("…")`` calls the notebook makes.
 """
 
@@ -51,7 +51,9 @@ class Collection:
 
 
 def normalize(name: str) -> str:
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+    """A student name fit for a file name: lower case, every run of other characters one underscore
+    (a name taken from a notebook's metadata must not reach outside the output folder: ``../x`` -> ``x``)."""
+    return re.sub(r"[^\w]+", "_", name.strip().lower()).strip("_") or "unnamed"
 
 
 def read_notebook(path: Path):
