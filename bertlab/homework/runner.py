@@ -65,24 +65,30 @@ class Outcome:
     executed: object | None = None  # the executed notebook (outputs capped)
 
 
+RICH_FACTOR = 64  # rich outputs (figures, widgets) may be this many times the text limit
+
+
 def _limited_client_class():
     from nbclient import NotebookClient
 
     class LimitedClient(NotebookClient):
-        """A NotebookClient that keeps at most ``output_limit`` characters of output per cell."""
+        """A NotebookClient that keeps at most ``output_limit`` characters of printed text per cell, and
+        ``RICH_FACTOR`` times that of figures, widgets and HTML (a lesson's plotly figure is a few hundred kB)."""
 
         output_limit = 256 * 1024
 
         def output(self, outs, msg, display_id, cell_index):
-            used = self.used.get(cell_index, 0)
+            kind = "text" if msg["msg_type"] == "stream" else "rich"
+            limit = self.output_limit * (1 if kind == "text" else RICH_FACTOR)
+            used = self.used.get((cell_index, kind), 0)
             size = len(str(msg.get("content", "")))
-            if used + size > self.output_limit:
+            if used + size > limit:
                 if cell_index not in self.truncated:
                     self.truncated.add(cell_index)
-                    outs.append(_note(f"[bertlab grade: output beyond {self.output_limit // 1024} kB of this "
-                                      f"cell was dropped]"))
+                    outs.append(_note(f"[bertlab grade: {kind} output beyond {limit // 1024} kB of this cell "
+                                      f"was dropped]"))
                 return None
-            self.used[cell_index] = used + size
+            self.used[(cell_index, kind)] = used + size
             return super().output(outs, msg, display_id, cell_index)
 
     return LimitedClient
