@@ -19,6 +19,26 @@ def test_recipe_config_and_flags_reach_the_run(tmp_path, capsys):
     assert options["learning_rate"] == 0.004 and options["max_seq_length"] == 32  # the file beats the recipe
     assert options["batch_size"] == 8 and options["steps"] == 4  # explicit flags beat both
     assert model["norm_placement"] == "pre" and model["hidden_size"] == 64  # recipe and file model fields merge
+    # the held-out row splits MLM accuracy by masking case, beside the unigram baseline at [MASK]
+    assert "held-out [MASK] acc" in capsys.readouterr().out
+    assert 0 < saved["baselines"]["unigram_mlm_acc_mask"] < 1
+    last = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][-1]
+    assert last["split"] == "eval" and {"mlm_acc", "mlm_acc_mask", "mlm_acc_random", "mlm_acc_unchanged",
+                                        "unigram_acc", "unigram_acc_mask"} <= set(last)
+    assert last["unigram_acc_mask"] == round(saved["baselines"]["unigram_mlm_acc_mask"], 6)  # jsonl rounds to 6
+
+
+def test_summary_line_puts_mask_accuracy_first():
+    from bertlab.pretrain import summary_line
+    from bertlab.train.loop import TrainResult
+
+    e = {"mlm_acc": 0.28, "mlm_acc_mask": 0.22, "mlm_acc_random": 0.163, "mlm_acc_unchanged": 0.875,
+         "unigram_acc_mask": 0.056, "nsp_acc": 0.756}
+    line = summary_line(TrainResult(3708, "finished", last_eval=e, seconds=412))
+    assert line == ("finished at step 3708 in 412 s, held-out [MASK] acc 22.0% (unigram 5.6%; overall 28.0%, "
+                    "copying unchanged 87.5%), NSP/SOP acc 75.6%")
+    old_run = summary_line(TrainResult(10, "finished", last_eval={"mlm_acc": 0.12}, seconds=1))
+    assert "held-out MLM acc 12.0%" in old_run  # a run logged before the split: the number it has
 
 
 def test_bad_arguments_fail_clearly(tmp_path, capsys):
