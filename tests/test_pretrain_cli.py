@@ -89,12 +89,44 @@ def test_time_to_quality_reports_a_run_with_a_fixed_step_count():
     bench = _time_to_quality_benchmark()
     row = {"label": "fast-cpu", "mlm_acc": 0.25, "unigram_acc": 0.04, "nsp_acc": None, "steps": 20,
            "tokens_per_step": 3957.0, "tokens_per_s_budget": None, "train_seconds": 4.0}
-    text = bench.describe(row)
+    text = bench.describe(row)  # a result file from before the [MASK] split
     assert "MLM accuracy 25.0%" in text and "NSP accuracy n/a" in text and "budget" not in text
-    assert "| 0 | fast-cpu | — | 20 | 25.0% | 4.0% | n/a |" in bench.table([row])
+    assert "| 0 | fast-cpu | — | 20 | — | n/a | n/a | 25.0% | n/a |" in bench.table([row])
+    split = {**row, "mlm_acc_mask": 0.22, "mlm_acc_random": 0.163, "mlm_acc_unchanged": 0.875,
+             "unigram_acc_mask": 0.056, "train_tokens": 14_623_293}
+    text = bench.describe(split)  # [MASK] accuracy first, overall beside it
+    assert text.startswith("held-out [MASK] accuracy 22.0% (unigram baseline 5.6%; overall MLM 25.0%")
+    assert "14,623,293 training tokens, 20 steps" in text
+    assert "| 0 | fast-cpu | — | 20 | 14.62 M | 22.0% | 5.6% | 25.0% | n/a |" in bench.table([split])
     budgeted = bench.describe({**row, "tokens_per_s_budget": 61058.0, "nsp_acc": 0.547, "minutes": 5})
     assert "budget tokens/s 61,058" in budgeted and "NSP accuracy 54.7%" in budgeted
     assert "trained in 4 s wall (budget 300 s)" in budgeted  # the run's own time beside the budget
+
+
+def test_time_to_quality_tokens_budget(tmp_path, capsys):
+    """--tokens N: the most steps whose batches (both warm-up phases) hold at most N real tokens."""
+    import pytest
+
+    from bertlab.pretrain import batch_function, build_data
+
+    bench = _time_to_quality_benchmark()
+    out = tmp_path / "result.json"
+    assert bench.main(["--tokens", "9000", "--set", "corpus=news-en", "--set", "max_seq_length=32",
+                       "--set", "eval_examples=64", "--json", str(out)]) == 0
+    (r,) = json.loads(out.read_text())
+    assert r["tokens_budget"] == 9000 and r["train_tokens"] <= 9000 and r["steps"] >= 2
+    assert f"{r['train_tokens']:,} training tokens, {r['steps']} steps" in capsys.readouterr().out
+    values = {**bench.recipe_options("fast-cpu"), "corpus": "news-en", "max_seq_length": 32}
+    options = bench.base_options(values, steps=r["steps"])
+    data = build_data(options)
+    assert options.warmup_seq_step_count >= 1  # both phases are counted
+    served = sum(int(batch_function(options, data)(s)["attention_mask"].sum()) for s in range(r["steps"]))
+    assert served == r["train_tokens"]  # the count is what the batches hold
+    assert bench.steps_for_tokens(options, 9000, data) == (r["steps"], r["train_tokens"])
+    longer = bench.base_options(values, steps=r["steps"] + 1)
+    assert bench.run_tokens(longer, build_data(longer)) > 9000  # one more step would go over the budget
+    with pytest.raises(SystemExit):
+        bench.main(["--tokens", "8e6", "--steps", "10"])
 
 
 def test_sequence_length_warmup_batches_and_their_objective():
