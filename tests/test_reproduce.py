@@ -216,7 +216,8 @@ def test_claim_5_judges_the_teacher_at_mask_positions(tmp_path, monkeypatch):
     results = {"teacher": {"run": str(teacher_dir), "mlm_acc": 0.14, "mlm_acc_mask": 0.05, "downstream_acc": 0.6},
                "distilled": [student("d0", 0.05, 0.6), student("d1", 0.05, 0.6)],
                "scratch": [student("s0", 0.05, 0.55), student("s1", 0.05, 0.55)],
-               "summary": {"checks": {}, "groups": {}, "target_held": False}, "parameters": {"teacher": 4, "student": 1},
+               "summary": {"checks": {}, "groups": {}, "target_held": False},
+               "parameters": {"teacher": 4, "student": 1},
                "shapes": {"teacher": "L4", "student": "L2"}, "plan": {}, "seconds": 1.0,
                "downstream_description": "NSP"}
     monkeypatch.setattr(dvs, "run_plan", lambda *args, **kwargs: results)
