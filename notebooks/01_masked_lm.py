@@ -241,7 +241,7 @@ display(fill_mask_panel(run.model, run.tokenizer, "the river flows into the [MAS
 # | table | looked up by | what it tells the model |
 # |---|---|---|
 # | token embeddings (V × H) | the token id | which token this is |
-# | segment embeddings (2 × H) | `token_type_ids`, 0 for sentence A, 1 for B | which sentence it belongs to (lesson 2) |
+# | segment embeddings (2 × H) | `token_type_ids`, 0 for sentence A, 1 for B | which sentence it is in (lesson 2) |
 # | position embeddings (512 × H) | the position 0 … T−1 | where it stands: attention itself ignores order |
 #
 # The sum then goes through a LayerNorm (and dropout while training). This is the library's code,

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from bertlab.homework.grading import Report, register
-from bertlab.homework.helpers import as_tensor
+from bertlab.homework.helpers import as_tensor, needs_gradient
 
 V, P, H = 40, 16, 8  # vocabulary, positions, width of the hidden test tables
 
@@ -108,9 +108,7 @@ def check_input_embedding(fn, r: Report) -> None:
     @r.rule("the three tables and the LayerNorm weight and bias get gradients (they are learned)")
     def _():
         value = holder["out"]
-        if not value.requires_grad:
-            r.fail("the result has no gradient: compute it with torch operations on the given tensors (no "
-                   ".detach(), numpy or torch.no_grad())")
+        needs_gradient(r, value, "the result", "the given tables")
         (value * torch.linspace(-1, 1, H)).sum().backward()  # a weighting that LayerNorm does not cancel
         missing = [name for name, t in given.items() if t.grad is None or float(t.grad.abs().sum()) == 0]
         if missing:

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from bertlab.homework.grading import Report, register
-from bertlab.homework.helpers import as_tensor, close, diagnose, pct, scalar, token_batch, word_batch
+from bertlab.homework.helpers import (as_tensor, close, diagnose, needs_gradient, pct, scalar, token_batch,
+                                      word_batch)
 
 IGNORE = -100
 MASK_ID = 4
@@ -292,9 +293,7 @@ def check_mlm_loss(fn, r: Report) -> None:
     @r.rule("gradients reach only the labelled positions")
     def _():
         loss = holder["loss"]
-        if not loss.requires_grad:
-            r.fail("the returned loss has no gradient: compute it from `logits` with torch operations "
-                   "(no .item(), .detach(), numpy or torch.no_grad())")
+        needs_gradient(r, loss, "the returned loss", "`logits`")
         loss.backward()
         if given.grad is None:
             r.fail("backward() gave `logits` no gradient")
