@@ -60,6 +60,8 @@ def test_cli_writes_the_documented_run_folder(teacher, tmp_path):
     for key in ("loss_emb", "loss_attn", "loss_hidn", "loss_pred", "loss_pred_nsp", "mlm_acc", "nsp_acc"):
         assert key in train[-1] and key in evals[-1], key
     assert {"teacher_mlm_acc", "teacher_nsp_acc"} <= set(evals[-1])
+    # [MASK] accuracy of student and teacher, and the unigram baseline the dashboard draws under it
+    assert {"mlm_acc_mask", "teacher_mlm_acc_mask", "unigram_acc_mask"} <= set(evals[-1])
     assert json.loads((out / "status.json").read_text())["status"] == "finished"
     # load_run rebuilds the student (with its projections) from the folder alone
     run = load_run(out)

@@ -261,7 +261,7 @@ def distill(options: DistillOptions, callbacks=()) -> TrainResult:
     import torch
 
     from bertlab.analysis.params import count_parameters
-    from bertlab.data import save_tokenizer
+    from bertlab.data import save_tokenizer, unigram_baseline
     from bertlab.distill.trainer import DistillationTask, make_student
     from bertlab.pretrain import build_data
 
@@ -285,7 +285,8 @@ def distill(options: DistillOptions, callbacks=()) -> TrainResult:
     student = make_student(config, teacher.model, options.method, init=_init(options))
     task = DistillationTask(teacher.model, student, options.method, layer_map=options.layer_map, weights=weights,
                             attention_on=options.attention_on, temperature=options.temperature,
-                            pred_loss=options.pred_loss, eval_batches=data.eval_batches)
+                            pred_loss=options.pred_loss, eval_batches=data.eval_batches,
+                            unigram_token_id=unigram_baseline(data.train).token_id)
     settings = TrainSettings(**{k: v for k, v in asdict(options).items()
                                 if k in {f.name for f in dataclasses.fields(TrainSettings)}})
     run_dir = Path(options.out) if options.out else None
@@ -330,7 +331,11 @@ def summary_line(result: TrainResult) -> str:
     e = result.last_eval
     parts = [f"{result.status} at step {result.step} in {result.seconds:.0f} s"]
     if e:
-        if "mlm_acc" in e:
+        if "mlm_acc_mask" in e:  # [MASK] accuracy first: the unchanged case rewards copying
+            parts.append(f"held-out [MASK] acc {e['mlm_acc_mask']:.1%} (teacher "
+                         f"{e.get('teacher_mlm_acc_mask', float('nan')):.1%}; overall {e['mlm_acc']:.1%}, teacher "
+                         f"{e.get('teacher_mlm_acc', float('nan')):.1%})")
+        elif "mlm_acc" in e:
             parts.append(f"held-out MLM acc {e['mlm_acc']:.1%} (teacher {e.get('teacher_mlm_acc', float('nan')):.1%})")
         if "nsp_acc" in e:
             parts.append(f"NSP/SOP acc {e['nsp_acc']:.1%} (teacher {e.get('teacher_nsp_acc', float('nan')):.1%})")

@@ -212,8 +212,8 @@ def list_checks(lesson: int | None = None) -> list[CheckSpec]:
     return [c for c in CHECKS.values() if lesson is None or c.lesson == lesson]
 
 
-LESSON_MODULES = ("lesson1_mlm", "lesson2_pairs", "lesson3_albert", "lesson4_tinybert", "lesson5_roberta",
-                  "lesson6_finetuning", "lesson7_family")
+LESSON_MODULES = ("lesson1_mlm", "lesson1_embedding", "lesson2_pairs", "lesson3_albert", "lesson4_tinybert",
+                  "lesson5_roberta", "lesson6_finetuning", "lesson7_family")
 
 
 def _load_all() -> None:

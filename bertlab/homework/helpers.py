@@ -33,6 +33,13 @@ def scalar(value, report: Report, what: str = "the loss") -> torch.Tensor:
     return value.reshape(())
 
 
+def needs_gradient(report: Report, value: torch.Tensor, what: str, source: str) -> None:
+    """Fail the current rule when ``value`` (computed from ``source``) carries no gradient."""
+    if not value.requires_grad:
+        report.fail(f"{what} has no gradient: compute it from {source} with torch operations "
+                    f"(no .item(), .detach(), numpy or torch.no_grad())")
+
+
 def must_raise_value_error(r: Report, call, what: str, instead: str, why: str) -> None:
     """A rule body: ``call()`` must raise ValueError — bad input is an error, not a silent other behaviour.
     ``what`` names the call in messages ("my_set_mode(model, 'frozen')"), ``instead`` what the error should say,

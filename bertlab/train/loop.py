@@ -247,7 +247,7 @@ def train(model: nn.Module, task: Task, batch_fn: Callable[[int], Batch], settin
                     for callback in callbacks:
                         callback(record)
                     if bar is not None:
-                        bar.set_postfix({k: f"{record[k]:.3g}" for k in ("loss", "mlm_acc", "nsp_acc", "accuracy",
+                        bar.set_postfix({k: f"{record[k]:.3g}" for k in ("loss", "mlm_acc_mask", "nsp_acc", "accuracy",
                                                                         "tokens_per_s") if record.get(k) is not None})
                 if bar is not None:
                     bar.update(1)
