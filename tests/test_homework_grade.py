@@ -182,3 +182,42 @@ def test_grade_command_names_the_bad_flag(tmp_path, capsys, monkeypatch, flags, 
     assert main(["homework", "grade", "submissions", "--out", "grades", "--data", ".", *flags]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("salt", ["fresh-1", "fresh-2"])
+def test_solutions_pass_on_fresh_hidden_inputs(salt):
+    """The instructors' solutions (the lesson notebooks' exercise cells) pass every check on inputs the
+    self-check never uses, so grading with fresh inputs marks no right answer wrong."""
+    import re
+
+    import jupytext
+
+    from bertlab.homework import list_checks, run_check
+    from bertlab.homework.grading import fresh_inputs
+
+    namespace: dict = {}
+    for path in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.py")):
+        for cell in jupytext.read(path).cells:
+            if cell.cell_type == "code" and re.search(r"^def my_", cell.source, re.M):
+                exec(cell.source, namespace)  # noqa: S102 - our own solution cells
+    with fresh_inputs(salt):
+        failed = [run_check(spec.name, namespace[spec.function]) for spec in list_checks()]
+    failed = [result.feedback for result in failed if not result.passed]
+    assert not failed, "\n".join(failed)
+
+
+def test_an_answer_tuned_to_the_self_check_fails_when_graded():
+    from bertlab.homework import run_check
+    from bertlab.homework.grading import fresh_inputs, hidden_seed
+
+    public = [(30000, 128, 768), (8192, 64, 128), (30000, 128, 4096), (21128, 312, 1024), (30000, 768, 768),
+              (8192, 128, 128)]
+    table = {(V, E, H): V * H if E == H else V * E + E * H for V, E, H in public}
+
+    def my_embedding_params(V, E, H):  # the self-check's answers, looked up
+        return table.get((V, E, H), 0)
+
+    assert run_check("embedding_params", my_embedding_params).passed
+    with fresh_inputs("grading"):
+        assert hidden_seed(0) != 0 and hidden_seed(0) == hidden_seed(0) != hidden_seed(1)
+        assert not run_check("embedding_params", my_embedding_params).passed
