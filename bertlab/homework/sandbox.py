@@ -16,10 +16,12 @@ student's cell instead of swapping the machine to death. ``RLIMIT_FSIZE`` caps e
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,9 +51,19 @@ class Limits:
                              f"address space; give at least 1024")
 
 
+@functools.cache
 def bubblewrap() -> str | None:
-    """The ``bwrap`` executable if installed: with it the kernel sees the machine read-only."""
-    return shutil.which("bwrap")
+    """The ``bwrap`` executable if installed and working here (it needs user namespaces or setuid): with it the
+    kernel sees the machine read-only."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return None
+    try:
+        probe = subprocess.run([path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "true"],
+                               capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return path if probe.returncode == 0 else None
 
 
 def jail_command(work: Path, kernel_dir: Path, command: list[str]) -> list[str]:
