@@ -15,7 +15,7 @@ from torch import nn
 
 from bertlab.config import BertConfig
 from bertlab.io import atomic_write_json
-from bertlab.train.checkpoint import latest_checkpoint, load_weights
+from bertlab.train.checkpoint import load_weights, resumable_checkpoint
 from bertlab.train.metrics import Metrics, read_metrics
 
 
@@ -88,9 +88,10 @@ def resolve_weights(path: Path, checkpoint: str | int | None) -> Path:
             return path / "model.safetensors"
         checkpoint = "latest"
     if checkpoint == "latest":
-        latest = latest_checkpoint(path)
+        latest, skipped = resumable_checkpoint(path)
         if latest is None:
-            raise FileNotFoundError(f"{path}: no model.safetensors and no checkpoint yet")
+            damaged = f" (damaged: {'; '.join(f'{n}: {why}' for n, why in skipped)})" if skipped else ""
+            raise FileNotFoundError(f"{path}: no model.safetensors and no usable checkpoint yet{damaged}")
         return latest / "model.safetensors"
     name = f"step-{int(checkpoint):06d}" if str(checkpoint).isdigit() else str(checkpoint)
     weights = path / "checkpoints" / name / "model.safetensors"
