@@ -18,6 +18,7 @@ from bertlab.config import SHARE_MODES, BertConfig, get_preset
 from bertlab.train.loop import TrainResult, TrainSettings, train
 from bertlab.train.pretraining import PretrainingTask
 from bertlab.train.run import read_run_config, write_run_config
+from bertlab.train.runlock import holds_run, run_lock
 
 OBJECTIVES = ("mlm+nsp", "mlm+sop", "mlm")
 
@@ -198,7 +199,16 @@ def options_for_resume(out: str | Path, steps: int | None = None) -> PretrainOpt
 
 
 def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
-    """Build data and model, write the run folder, train. Returns the loop's ``TrainResult``."""
+    """Build data and model, write the run folder, train. Returns the loop's ``TrainResult``.
+
+    The run folder is locked from the start (one writer per run: ``bertlab.train.runlock``)."""
+    with run_lock(options.out):
+        if options.out and not options.resume and holds_run(options.out):
+            raise ValueError(f"{options.out} already holds a run; continue it with --resume or choose another --out")
+        return _pretrain(options, callbacks, model)
+
+
+def _pretrain(options: PretrainOptions, callbacks, model) -> TrainResult:
     from bertlab.data import save_tokenizer, unigram_baseline
     from bertlab.model import BertForPreTraining
 
@@ -214,9 +224,6 @@ def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
     baseline = unigram_baseline(data.held_out, token_id=unigram_baseline(data.train).token_id,
                                 num_batches=len(data.eval_batches), batch_size=data.eval_batches[0]["labels"].shape[0])
     if run_dir is not None and not options.resume:
-        if (run_dir / "checkpoints").exists():
-            raise ValueError(f"{run_dir} already holds a run; continue it with --resume or choose another --out")
-        run_dir.mkdir(parents=True, exist_ok=True)
         save_tokenizer(data.tokenizer, run_dir / "tokenizer.json")
         write_run_config(run_dir, "pretrain", config, options=asdict(options),
                          data={"corpus": options.corpus, "train_examples": len(data.train),

@@ -19,6 +19,7 @@ from bertlab.config import BertConfig, get_preset
 from bertlab.distill.objectives import loss_weights
 from bertlab.train.loop import TrainResult, TrainSettings, train
 from bertlab.train.run import read_run_config, write_run_config
+from bertlab.train.runlock import holds_run, run_lock
 
 METHODS = ("tinybert", "distilbert")
 STAGES = ("general", "task")
@@ -257,7 +258,16 @@ def options_for_resume(out: str | Path, steps: int | None = None) -> DistillOpti
 
 
 def distill(options: DistillOptions, callbacks=()) -> TrainResult:
-    """Load the teacher, build data and student, write the run folder, train. Returns the ``TrainResult``."""
+    """Load the teacher, build data and student, write the run folder, train. Returns the ``TrainResult``.
+
+    The run folder is locked from the start (one writer per run: ``bertlab.train.runlock``)."""
+    with run_lock(options.out):
+        if options.out and not options.resume and holds_run(options.out):
+            raise ValueError(f"{options.out} already holds a run; continue it with --resume or choose another --out")
+        return _distill(options, callbacks)
+
+
+def _distill(options: DistillOptions, callbacks) -> TrainResult:
     import torch
 
     from bertlab.analysis.params import count_parameters
@@ -292,9 +302,6 @@ def distill(options: DistillOptions, callbacks=()) -> TrainResult:
     teacher_params = count_parameters(teacher.model).unique
     student_params = count_parameters(config).unique  # without the projections W_e, W_h (thrown away after)
     if run_dir is not None and not options.resume:
-        if (run_dir / "checkpoints").exists():
-            raise ValueError(f"{run_dir} already holds a run; continue it with --resume or choose another --out")
-        run_dir.mkdir(parents=True, exist_ok=True)
         save_tokenizer(teacher.tokenizer, run_dir / "tokenizer.json")
         write_run_config(
             run_dir, "distill", config, model_class="BertForDistillation", model_kwargs=student.model_kwargs,

@@ -32,6 +32,7 @@ from bertlab.finetune.tasks import TaskData, load_task
 from bertlab.io import atomic_write_json
 from bertlab.train.checkpoint import save_weights
 from bertlab.train.loop import TrainResult, TrainSettings, train
+from bertlab.train.runlock import run_lock
 
 MODES = ("finetune", "features")
 SELECT_METRICS = ("macro_f1", "accuracy")
@@ -265,7 +266,17 @@ def build_model(source: EncoderSource, task: TaskData, mode: str, pooling: str |
 
 def finetune(options: FinetuneOptions, task: TaskData | None = None, source: EncoderSource | None = None,
              encoded: EncodedTask | None = None, callbacks=()) -> FinetuneResult:
-    """Load the task and encoder (unless given), train, keep the best-by-dev weights, score them on test."""
+    """Load the task and encoder (unless given), train, keep the best-by-dev weights, score them on test.
+
+    The run folder is locked from the start (one writer per run: ``bertlab.train.runlock``)."""
+    with run_lock(options.out):
+        if options.out and (Path(options.out) / "config.json").exists():
+            raise ValueError(f"{options.out} already holds a run; choose another --out or delete it")
+        return _finetune(options, task, source, encoded, callbacks)
+
+
+def _finetune(options: FinetuneOptions, task: TaskData | None, source: EncoderSource | None,
+              encoded: EncodedTask | None, callbacks) -> FinetuneResult:
     from bertlab.data import save_tokenizer
     from bertlab.train.run import write_run_config
 
@@ -286,9 +297,6 @@ def finetune(options: FinetuneOptions, task: TaskData | None = None, source: Enc
     settings = options.train_settings()
     run_dir = Path(options.out) if options.out else None
     if run_dir is not None:
-        if (run_dir / "config.json").exists():
-            raise ValueError(f"{run_dir} already holds a run; choose another --out or delete it")
-        run_dir.mkdir(parents=True, exist_ok=True)
         save_tokenizer(source.tokenizer, run_dir / "tokenizer.json")
         write_run_config(run_dir, "finetune", source.config, model_class=type(model).__name__,
                          model_kwargs=model.model_kwargs, task=task.summary(), encoded=encoded.stats(),

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bertlab.reproduce.budget import Scale
+from bertlab.train.runlock import LOCK_NAME, run_lock
 
 VARIANT_LABELS = {"reference": "BERT (E = H, not shared, dynamic, MLM + NSP)", "factorized": "factorized E < H",
                   "shared": "all layers shared", "static": "static masking", "no-nsp": "MLM only (no NSP)"}
@@ -65,6 +66,12 @@ def options_for(scale: Scale, variant: str, seed: int, out: Path | None, progres
 def run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, progress: bool = False) -> RunOutcome:
     """Train one variant at one seed into ``run_dir`` (replacing what was there); the same glue as
     ``bertlab.pretrain.pretrain``, plus the static-masking copy count, which ``PretrainOptions`` leaves fixed."""
+    options = options_for(scale, variant, seed, run_dir, progress)
+    with run_lock(run_dir):
+        return _run_variant(scale, variant, seed, run_dir, options)
+
+
+def _run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, options) -> RunOutcome:
     import torch
 
     from bertlab.analysis.params import count_parameters
@@ -75,7 +82,6 @@ def run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, progress: 
     from bertlab.train.pretraining import PretrainingTask
     from bertlab.train.run import write_run_config
 
-    options = options_for(scale, variant, seed, run_dir, progress)
     data = build_data(options)
     train_data, dupe_factor = data.train, None
     epochs = scale.steps * scale.batch_size / len(train_data)
@@ -89,9 +95,9 @@ def run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, progress: 
     model = BertForPreTraining(config)
     baseline = unigram_baseline(data.held_out, token_id=unigram_baseline(data.train).token_id,
                                 num_batches=len(data.eval_batches), batch_size=data.eval_batches[0]["labels"].shape[0])
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
+    for entry in run_dir.iterdir():  # replace what was there (the lock file stays: we hold it)
+        if entry.name != LOCK_NAME:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     save_tokenizer(data.tokenizer, run_dir / "tokenizer.json")
     write_run_config(run_dir, "pretrain", config, options=asdict(options),
                      data={"corpus": options.corpus, "train_examples": len(train_data), "static_dupe_factor": dupe_factor},
