@@ -14,6 +14,7 @@ from pathlib import Path
 from torch import nn
 
 from bertlab.config import BertConfig
+from bertlab.data.tokenizer import read_tokenizer_file
 from bertlab.io import atomic_write_json
 from bertlab.train.checkpoint import load_weights, resumable_checkpoint
 from bertlab.train.metrics import Metrics, read_metrics
@@ -107,11 +108,15 @@ def load_run(path: str | Path, checkpoint: str | int | None = None) -> Run:
     ``checkpoint``: None = the final ``model.safetensors`` (or the latest checkpoint of a running run),
     "latest", a step number, or a checkpoint folder name such as "step-000500".
     """
-    from tokenizers import Tokenizer
-
     path = Path(path)
     config = read_run_config(path)
-    model_config = BertConfig.from_dict(config["model"])
+    if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
+        raise ValueError(f"{path}/config.json has no \"model\" section (the model's shape); the file is damaged "
+                         f"or was not written by bertlab: copy it again from the run that made it")
+    try:
+        model_config = BertConfig.from_dict(config["model"])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}/config.json: its \"model\" section is not a valid model ({err})") from None
     classes = model_classes()
     class_name = config.get("model_class", "BertForPreTraining")
     if class_name not in classes:
@@ -122,5 +127,5 @@ def load_run(path: str | Path, checkpoint: str | int | None = None) -> Run:
     tokenizer_path = path / "tokenizer.json"
     if not tokenizer_path.exists():
         raise FileNotFoundError(f"{path}: tokenizer.json is missing; the run folder is incomplete")
-    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    tokenizer = read_tokenizer_file(tokenizer_path)
     return Run(path, config, model_config, model.eval(), tokenizer, weights)
