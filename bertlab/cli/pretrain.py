@@ -79,22 +79,22 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from bertlab.pretrain import PretrainOptions, load_options_file, options_for_resume, pretrain, summary_line
 
+    from bertlab.recipes import recipe_options
+
     given = vars(args)
     if given.get("steps", 1) <= 0:
         raise CliError(f"--steps must be positive, got {given['steps']}")
-    if given.get("resume"):
-        options = options_for_resume(given.get("out", PretrainOptions.out), steps=given.get("steps"))
+    values = recipe_options(given["recipe"]) if "recipe" in given else {}
+    if "config" in given:
+        from_file = load_options_file(given["config"])
+        overrides = {**values.get("model_overrides", {}), **from_file.pop("model_overrides", {})}
+        values.update(from_file)
+        values["model_overrides"] = overrides
+    values.update({f.name: given[f.name] for f in dataclasses.fields(PretrainOptions) if f.name in given})
+    values["progress"] = not given.get("quiet", False)
+    if given.get("resume"):  # the saved settings, with what --resume may change; a conflicting flag is refused
+        options = options_for_resume(given.get("out", PretrainOptions.out), changes=values)
     else:
-        from bertlab.recipes import recipe_options
-
-        values = recipe_options(given["recipe"]) if "recipe" in given else {}
-        if "config" in given:
-            from_file = load_options_file(given["config"])
-            overrides = {**values.get("model_overrides", {}), **from_file.pop("model_overrides", {})}
-            values.update(from_file)
-            values["model_overrides"] = overrides
-        values.update({f.name: given[f.name] for f in dataclasses.fields(PretrainOptions) if f.name in given})
-        values["progress"] = not given.get("quiet", False)
         options = PretrainOptions(**values)
     result = pretrain(options)
     cleanup()  # under torchrun: leave the process group before exiting

@@ -15,10 +15,10 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bertlab.config import BertConfig, get_preset
+from bertlab.config import BertConfig, check_field_types, check_overrides, get_preset
 from bertlab.distill.objectives import loss_weights
 from bertlab.train.loop import TrainResult, TrainSettings, train
-from bertlab.train.run import read_run_config, write_run_config
+from bertlab.train.run import resumed_options, write_run_config
 from bertlab.train.runlock import holds_run, run_lock
 
 METHODS = ("tinybert", "distilbert")
@@ -78,6 +78,8 @@ class DistillOptions:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        check_field_types(DistillOptions, asdict(self), "options")
+        check_overrides(self.model_overrides)
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.stage not in STAGES:
@@ -93,6 +95,8 @@ class DistillOptions:
         if self.steps <= 0:
             raise ValueError(f"steps must be positive, got {self.steps}")
         loss_weights(self.method, self.weights)  # unknown names / negative weights fail here, before any work
+        names = {f.name for f in dataclasses.fields(TrainSettings)}  # the given training values, checked now
+        TrainSettings(**{k: v for k, v in asdict(self).items() if k in names and v is not None})
 
 
 def parse_weights(text: str) -> dict[str, float]:
@@ -245,16 +249,11 @@ def resolved_options(options: DistillOptions, teacher: Teacher) -> DistillOption
     return dataclasses.replace(options, **{name: getattr(data, name) for name in FROM_TEACHER})
 
 
-def options_for_resume(out: str | Path, steps: int | None = None) -> DistillOptions:
-    """The options a distillation run was started with (from its config.json), to continue it."""
-    saved = read_run_config(out).get("options")
-    if not saved or read_run_config(out).get("kind") != "distill":
-        raise ValueError(f"{out}/config.json was not written by bertlab distill; nothing to resume")
-    options = DistillOptions(**saved)
-    options.resume, options.out = True, str(out)
-    if steps is not None:
-        options.steps = steps
-    return options
+def options_for_resume(out: str | Path, steps: int | None = None, changes: dict | None = None) -> DistillOptions:
+    """The options a distillation run was started with (from its config.json), to continue it; ``changes`` as in
+    ``bertlab.pretrain.options_for_resume``."""
+    changes = {**(changes or {}), **({"steps": steps} if steps is not None else {})}
+    return resumed_options(DistillOptions, out, "distill", changes)
 
 
 def distill(options: DistillOptions, callbacks=()) -> TrainResult:

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from bertlab.config import check_field_types
 from bertlab.finetune.data import EncodedSplit, EncodedTask, encode_task
 from bertlab.finetune.metrics import classification_metrics, confusion_matrix
 from bertlab.finetune.models import BertForClassification, load_encoder_weights
@@ -158,12 +159,14 @@ class FinetuneOptions:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        check_field_types(FinetuneOptions, asdict(self), "options")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.select_metric not in SELECT_METRICS:
             raise ValueError(f"select_metric must be one of {', '.join(SELECT_METRICS)}, got {self.select_metric!r}")
         if self.steps <= 0:
             raise ValueError(f"steps must be positive, got {self.steps}")
+        self.train_settings()  # learning rate, device, intervals: refused now, before the task is read
 
     def train_settings(self) -> TrainSettings:
         eval_every = self.eval_every if self.eval_every is not None else max(1, self.steps // 5)

@@ -75,6 +75,38 @@ def read_run_config(path: str | Path) -> dict:
         raise ValueError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
 
 
+# what a resumed run may change: how long it goes on, where and how it runs, how often it reports; everything
+# else (shape, data, objective, learning rate, seed ...) must stay as saved, or the resumed run is another run
+RESUME_ADJUSTABLE = ("steps", "device", "compile", "eval_every", "checkpoint_every", "log_every", "progress", "out",
+                     "resume")
+FLAG_NAMES = {"learning_rate": "--lr", "attention_mask_kind": "--attention-mask", "student_run": "--student"}
+
+
+def resumed_options(cls, out: str | Path, kind: str, changes: dict):
+    """``cls`` (PretrainOptions, DistillOptions) as run ``out`` was started (its config.json), with ``changes``
+    (flags given with --resume): those in RESUME_ADJUSTABLE apply; any other must equal the saved value, else
+    a ValueError names the flag and the saved value."""
+    config = read_run_config(out)
+    saved = config.get("options")
+    if not isinstance(saved, dict) or config.get("kind", "pretrain") != kind:
+        raise ValueError(f"{out}/config.json was not written by bertlab {kind}; nothing to resume")
+    may_change = ", ".join("--" + k.replace("_", "-") for k in RESUME_ADJUSTABLE[:6])
+    for name, value in changes.items():
+        if name in RESUME_ADJUSTABLE:
+            continue
+        if name == "model_overrides":  # compare the fields given, not the whole dict
+            pairs = [(f"model field {k}", k, v, (saved.get(name) or {}).get(k)) for k, v in value.items()]
+        else:
+            pairs = [(FLAG_NAMES.get(name, "--" + name.replace("_", "-")), name, value, saved.get(name))]
+        for flag, field, wanted, was in pairs:
+            if json.loads(json.dumps(wanted)) != json.loads(json.dumps(was)):
+                raise ValueError(f"{flag} {wanted} conflicts with the run in {out}, which was started with {field} = "
+                                 f"{was!r}; --resume keeps a run's saved settings (only {may_change} may change): "
+                                 f"drop {flag}, or start a new run with another --out")
+    adjusted = {k: v for k, v in changes.items() if k in RESUME_ADJUSTABLE}
+    return cls(**{**saved, **adjusted, "resume": True, "out": str(out)})
+
+
 def read_status(path: str | Path) -> dict:
     """``status.json``; a run whose status says running but has not written for 10 minutes is "stale"."""
     try:
