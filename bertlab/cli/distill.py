@@ -19,8 +19,8 @@ def register(subparsers) -> None:
         description="Distil a student from a teacher's run folder into a new run folder. The general stage "
                     "reads the teacher's pre-training corpus, document split and tokenizer (teacher and student "
                     "always share the tokenizer); metrics.jsonl logs every loss component and, on eval lines, "
-                    "the teacher's held-out accuracy beside the student's. Ctrl-C saves a checkpoint; --resume "
-                    "continues it.",
+                    "the teacher's held-out accuracy beside the student's. Ctrl-C or SIGTERM ends the step in "
+                    "progress and saves a checkpoint; --resume continues it exactly.",
         epilog="example: bertlab distill --teacher runs/small --student-preset tiny --method tinybert "
                "--steps 1000 --out runs/tinybert",
         argument_default=argparse.SUPPRESS)  # only flags given explicitly reach DistillOptions
@@ -73,7 +73,9 @@ def register(subparsers) -> None:
     p.add_argument("--log-every", type=int, help="metrics.jsonl line interval")
     p.add_argument("--seed", type=int, help=f"default {d.seed}")
     p.add_argument("--out", help=f"the student's run folder (default {d.out})")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its newest intact checkpoint (only --steps, --device, "
+                        "--compile and the --*-every intervals may change)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 

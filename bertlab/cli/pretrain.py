@@ -20,7 +20,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "pretrain", help="pre-train a BERT/ALBERT model on a corpus (MLM + NSP/SOP)",
         description="Pre-train a model into a run folder (config.json, metrics.jsonl, checkpoints, tokenizer). "
-                    "Ctrl-C saves a checkpoint; --resume continues it.",
+                    "Ctrl-C or SIGTERM ends the step in progress and saves a checkpoint (twice: abort without "
+                    "saving); --resume continues it exactly. One process writes a run folder at a time.",
         epilog="example: bertlab pretrain --preset tiny --corpus wiki-en --steps 2000 --out runs/tiny",
         argument_default=argparse.SUPPRESS)  # only flags given explicitly reach PretrainOptions
     p.add_argument("--preset", choices=list(PRESETS), help=f"model shape (default {d.preset})")
@@ -71,7 +72,9 @@ def register(subparsers) -> None:
                    help="objective on the short inputs (default: --objective; fast-cpu: mlm, no sentence pairs)")
     p.add_argument("--config", help="JSON file of options and/or model fields (command-line flags given "
                                     "explicitly win)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its newest intact checkpoint (only --steps, --device, "
+                        "--compile and the --*-every intervals may change)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
