@@ -234,4 +234,5 @@ def get_preset(name: str, **overrides) -> BertConfig:
     return config.replace(**overrides) if overrides else config.replace()
 
 
-__all__ = ["BertConfig", "PRESETS", "PRESET_DESCRIPTIONS", "SHARE_MODES", "check_field_types", "check_overrides", "get_preset"]
+__all__ = ["BertConfig", "PRESETS", "PRESET_DESCRIPTIONS", "SHARE_MODES", "check_field_types", "check_overrides",
+           "get_preset"]

@@ -53,7 +53,8 @@ def curves_figure(records_by_run: Mapping[str, list[dict]], metrics: Sequence[st
             if points:
                 xs, ys = zip(*points)
                 fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers" if len(xs) < 30 else "lines",
-                                         name=label, legendgroup=run, showlegend=legend_once(run), line=dict(color=color),
+                                         name=label, legendgroup=run, showlegend=legend_once(run),
+                                         line=dict(color=color),
                                          hovertemplate=f"{label}<br>step %{{x}}<br>{metric} %{{y:.4g}}<extra></extra>"),
                               row=row, col=1)
             teacher_points = [(r["step"], r[f"teacher_{metric}"]) for r in rows

@@ -77,7 +77,8 @@ if view == "one head":
     fig = charts.attention_heatmap(layer_maps[head - 1], maps.tokens,
                                    f"{charts.plain_label(run.name)} · layer {layer} · head {head} · {values}")
 else:
-    fig = charts.heads_grid(layer_maps, maps.tokens, f"{charts.plain_label(run.name)} · layer {layer} · every head · {values}")
+    fig = charts.heads_grid(layer_maps, maps.tokens,
+                            f"{charts.plain_label(run.name)} · layer {layer} · every head · {values}")
 st.plotly_chart(fig, key="attention_heatmap", width="stretch")
 elapsed_ms = 1000 * (time.perf_counter() - started)
 st.caption(f"{len(maps.tokens)} tokens, {maps.num_layers} layers × {maps.num_heads} heads; maps and figure in "

@@ -70,7 +70,8 @@ def draw_curves() -> None:
             continue
         lines, errors = ui.metrics(run)
         if errors:
-            st.warning(f"{ui.code(name)}: {len(errors)} problem(s) in metrics.jsonl, the rest is plotted — " + ui.plain(errors[0]))
+            st.warning(f"{ui.code(name)}: {len(errors)} problem(s) in metrics.jsonl, the rest is plotted — "
+                       + ui.plain(errors[0]))
         if lines:
             records[name] = lines
     if not records:
