@@ -69,8 +69,8 @@ train(tiny_model(), PretrainingTask(), synthetic_batch,  # tiny_model keeps drop
 
 def test_killed_at_random_points_many_times_resume_ends_bit_identical(tmp_path):
     """SIGKILL (no chance to save), SIGINT (stop after the step) and a double SIGINT (abort without saving), at
-    seeded random moments, eight times in one run; each restart resumes from what is on disk."""
-    steps = 150
+    seeded random moments, six times in one run; each restart resumes from what is on disk."""
+    steps = 120
     tests = str(Path(__file__).parent)
 
     def launch(run_dir: Path) -> subprocess.Popen:
@@ -82,7 +82,7 @@ def test_killed_at_random_points_many_times_resume_ends_bit_identical(tmp_path):
     rng = random.Random(18)
     cut = tmp_path / "cut"
     kills = 0
-    for _ in range(8):
+    for _ in range(6):
         before = status(cut).get("step", -1)
         proc = launch(cut)
         wait_for(lambda: status(cut).get("step", -1) > before or proc.poll() is not None, what="a step")
@@ -97,7 +97,7 @@ def test_killed_at_random_points_many_times_resume_ends_bit_identical(tmp_path):
                 os.kill(proc.pid, signal.SIGINT)
             kills += 1
         proc.communicate(timeout=120)
-    assert kills >= 6, "the run finished before it could be interrupted: make it longer"
+    assert kills >= 4, "the run finished before it could be interrupted: make it longer"
     final = launch(cut)
     assert final.wait(timeout=300) == 0, final.stderr.read()
     assert (cut / "model.safetensors").read_bytes() == (tmp_path / "whole" / "model.safetensors").read_bytes()

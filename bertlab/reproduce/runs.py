@@ -12,13 +12,12 @@ A variant changes one thing of the reference (BERT shape, E = H, no sharing, dyn
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bertlab.reproduce.budget import Scale
-from bertlab.train.runlock import LOCK_NAME, run_lock
+from bertlab.train.runlock import clear, run_lock
 
 VARIANT_LABELS = {"reference": "BERT (E = H, not shared, dynamic, MLM + NSP)", "factorized": "factorized E < H",
                   "shared": "all layers shared", "static": "static masking", "no-nsp": "MLM only (no NSP)"}
@@ -95,9 +94,7 @@ def _run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, options) 
     model = BertForPreTraining(config)
     baseline = unigram_baseline(data.held_out, token_id=unigram_baseline(data.train).token_id,
                                 num_batches=len(data.eval_batches), batch_size=data.eval_batches[0]["labels"].shape[0])
-    for entry in run_dir.iterdir():  # replace what was there (the lock file stays: we hold it)
-        if entry.name != LOCK_NAME:
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    clear(run_dir)  # replace what was there
     save_tokenizer(data.tokenizer, run_dir / "tokenizer.json")
     write_run_config(run_dir, "pretrain", config, options=asdict(options),
                      data={"corpus": options.corpus, "train_examples": len(train_data), "static_dupe_factor": dupe_factor},

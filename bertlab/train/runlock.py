@@ -127,6 +127,13 @@ def run_lock(run_dir: str | Path | None, flag: str = "--out") -> Iterator[Path |
             run_dir.rmdir()
 
 
+def clear(run_dir: str | Path) -> None:
+    """Empty a run folder whose lock this process holds, to train it again (the lock file stays)."""
+    for entry in Path(run_dir).iterdir():
+        if entry.name != LOCK_NAME:
+            _remove(entry)
+
+
 def _not_started(run_dir: Path) -> bool:
     """No checkpoint and no finished step: what is there is only the start-up's config and tokenizer."""
     if (run_dir / "checkpoints").exists():
