@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 
 from bertlab.train.checkpoint import resumable_checkpoint
+from bertlab.train.loop import TrainSettings, train
+from bertlab.train.pretraining import PretrainingTask
 
 from run_processes import ENV, TINY, run, start, status, wait_for
+from train_helpers import synthetic_batch, tiny_model
 
 STEPS = ["--steps", "120", "--checkpoint-every", "20"]
 
@@ -58,6 +61,8 @@ import sys; sys.path.insert(0, {tests!r})
 from bertlab.train.checkpoint import resumable_checkpoint
 from bertlab.train.loop import TrainSettings, train
 from bertlab.train.pretraining import PretrainingTask
+from bertlab.train.loop import TrainSettings, train
+from bertlab.train.pretraining import PretrainingTask
 from train_helpers import synthetic_batch, tiny_model
 run = {run!r}
 train(tiny_model(), PretrainingTask(), synthetic_batch,  # tiny_model keeps dropout 0.1
@@ -100,4 +105,41 @@ def test_killed_at_random_points_many_times_resume_ends_bit_identical(tmp_path):
     assert kills >= 4, "the run finished before it could be interrupted: make it longer"
     final = launch(cut)
     assert final.wait(timeout=300) == 0, final.stderr.read()
+    assert (cut / "model.safetensors").read_bytes() == (tmp_path / "whole" / "model.safetensors").read_bytes()
+
+
+class SignalsMidStep(PretrainingTask):
+    """Sends itself ``count`` SIGINTs from inside the forward pass of step ``at`` (after its dropout draws)."""
+
+    def __init__(self, at: int, count: int):
+        super().__init__()
+        self.at, self.count, self.calls = at, count, 0
+
+    def step(self, model, batch, totals):
+        out = super().step(model, batch, totals)
+        if self.calls == self.at:
+            for _ in range(self.count):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.01)  # let the handler run before the next one
+        self.calls += 1
+        return out
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_one_sigint_finishes_the_step_and_a_second_aborts_without_saving(tmp_path, count):
+    """In-process and deterministic: the signals land inside step 6 of 10 (dropout on, checkpoints every 4)."""
+    settings = TrainSettings(steps=10, checkpoint_every=4, progress=False, device="cpu", precision="fp32",
+                             log_every=1, learning_rate=3e-3, warmup=2)
+    whole = tiny_model()
+    train(whole, PretrainingTask(), synthetic_batch, settings, tmp_path / "whole")
+    cut = tmp_path / "cut"
+    first = train(tiny_model(), SignalsMidStep(at=5, count=count), synthetic_batch, settings, cut)
+    assert first.status == "interrupted"
+    saved = int(resumable_checkpoint(cut)[0].name.split("-")[1])
+    if count == 1:  # the step in progress finished and was saved, with the weights
+        assert saved == 6 and status(cut)["step"] == 6 and (cut / "model.safetensors").exists()
+    else:  # aborted inside step 6: nothing written; the checkpoint of step 4 stays
+        assert saved == 4 and status(cut)["step"] == 4 and not (cut / "model.safetensors").exists()
+    resumed = tiny_model(seed=1)
+    train(resumed, PretrainingTask(), synthetic_batch, settings, cut, resume=True)
     assert (cut / "model.safetensors").read_bytes() == (tmp_path / "whole" / "model.safetensors").read_bytes()
