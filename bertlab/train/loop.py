@@ -208,7 +208,7 @@ def train(model: nn.Module, task: Task, batch_fn: Callable[[int], Batch], settin
     window_start = time.time()
     step = start
     in_step = False  # True from a step's first batch until its update is done and counted
-    diverged = None  # (what, value) when the loss or gradient norm stopped being finite
+    diverged = None  # (what, value, lr) when the loss or the gradient norm stopped being finite
     write_status("running", step)
     model.train()
     try:
@@ -236,13 +236,14 @@ def train(model: nn.Module, task: Task, batch_fn: Callable[[int], Batch], settin
                 if settings.max_grad_norm > 0:
                     grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm))
                     sums["grad_norm"] = sums.get("grad_norm", 0.0) + grad_norm
+                loss_value = float(step_loss)
+                bad = [(what, value) for what, value in (("loss", loss_value), ("gradient norm", grad_norm))
+                       if not math.isfinite(value)]
                 # one all-reduce per step (only under DDP) so every rank stops at the same step
-                flags = distributed.all_reduce_sum({"stop": float(stop.requested is not None),
-                                                    "bad": float(not math.isfinite(float(step_loss) + grad_norm))},
+                flags = distributed.all_reduce_sum({"stop": float(stop.requested is not None), "bad": float(bool(bad))},
                                                    info, device)
                 if flags["bad"]:
-                    value = float(step_loss) if not math.isfinite(float(step_loss)) else grad_norm
-                    diverged = ("loss" if not math.isfinite(float(step_loss)) else "gradient norm", value, lr)
+                    diverged = (*(bad[0] if bad else ("loss on another process", math.nan)), lr)
                     break  # before the update: the weights in memory are still those of the last step
                 sums["steps"] = sums.get("steps", 0.0) + 1
                 optimizer.step()
