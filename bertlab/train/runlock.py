@@ -81,10 +81,9 @@ def _read_holder(path: Path) -> str:
 
 
 def holds_run(run_dir: str | Path) -> bool:
-    """Has ``run_dir`` a run in it (config.json and anything trained: checkpoints, weights or metrics)?"""
-    run_dir = Path(run_dir)
-    return (run_dir / "config.json").exists() and any(
-        (run_dir / name).exists() for name in ("checkpoints", "model.safetensors", "metrics.jsonl"))
+    """Has ``run_dir`` a run worth keeping, one that saved a checkpoint? (A start that never got that far may
+    be started again.)"""
+    return (Path(run_dir) / "checkpoints").exists()
 
 
 @contextmanager
