@@ -120,10 +120,26 @@ def run_lock(run_dir: str | Path | None, flag: str = "--out") -> Iterator[Path |
                 _remove(run_dir / entry)
         raise
     finally:
-        path.unlink(missing_ok=True)  # while still held: a waiting writer then sees a new file (see _acquire)
-        os.close(fd)
+        _release(fd, path)
         if run_dir.is_dir() and not any(run_dir.iterdir()):
-            run_dir.rmdir()
+            try:
+                run_dir.rmdir()
+            except OSError:
+                pass  # another writer has just put something in it
+
+
+def _release(fd: int, path: Path) -> None:
+    """Remove the lock file while still holding it (a writer waiting on the old file then retries on a new one,
+    see ``_acquire``), then let go. Windows cannot remove an open file: there, close first."""
+    if sys.platform == "win32":
+        os.close(fd)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass  # another process has it open: it stays, unlocked
+        return
+    path.unlink(missing_ok=True)
+    os.close(fd)
 
 
 def clear(run_dir: str | Path) -> None:
