@@ -14,10 +14,11 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bertlab.config import SHARE_MODES, BertConfig, get_preset
+from bertlab.config import SHARE_MODES, BertConfig, check_field_types, check_overrides, get_preset
 from bertlab.train.loop import TrainResult, TrainSettings, train
 from bertlab.train.pretraining import PretrainingTask
-from bertlab.train.run import read_run_config, write_run_config
+from bertlab.train.run import resumed_options, write_run_config
+from bertlab.train.runlock import holds_run, run_lock
 
 OBJECTIVES = ("mlm+nsp", "mlm+sop", "mlm")
 
@@ -72,6 +73,7 @@ class PretrainOptions:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        check_field_types(PretrainOptions, dataclasses.asdict(self), "options")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         from bertlab.family.unilm import check_objective
@@ -96,6 +98,8 @@ class PretrainOptions:
             raise ValueError(f"warmup_seq_steps must be >= 0, got {self.warmup_seq_steps}")
         if not 0 < self.held_out_fraction < 1:
             raise ValueError(f"held_out_fraction must be between 0 and 1, got {self.held_out_fraction}")
+        check_overrides(self.model_overrides)
+        self.train_settings()  # learning rate, device, intervals: refused now, before any data is built
 
     def train_settings(self) -> TrainSettings:
         names = {f.name for f in dataclasses.fields(TrainSettings)}
@@ -185,16 +189,11 @@ def batch_function(options: PretrainOptions, data: PretrainData):
     return batch_fn
 
 
-def options_for_resume(out: str | Path, steps: int | None = None) -> PretrainOptions:
-    """The options a run was started with (from its config.json), to continue it."""
-    saved = read_run_config(out).get("options")
-    if not saved:
-        raise ValueError(f"{out}/config.json has no 'options' section; it was not written by bertlab pretrain")
-    options = PretrainOptions(**saved)
-    options.resume, options.out = True, str(out)
-    if steps is not None:
-        options.steps = steps
-    return options
+def options_for_resume(out: str | Path, steps: int | None = None, changes: dict | None = None) -> PretrainOptions:
+    """The options a run was started with (from its config.json), to continue it; ``changes`` are flags given with
+    --resume: --steps, --device, intervals apply, any other that differs from the saved run is refused."""
+    changes = {**(changes or {}), **({"steps": steps} if steps is not None else {})}
+    return resumed_options(PretrainOptions, out, "pretrain", changes)
 
 
 def task_and_baselines(options: PretrainOptions, data: PretrainData) -> tuple[PretrainingTask, dict]:
@@ -211,7 +210,16 @@ def task_and_baselines(options: PretrainOptions, data: PretrainData) -> tuple[Pr
 
 
 def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
-    """Build data and model, write the run folder, train. Returns the loop's ``TrainResult``."""
+    """Build data and model, write the run folder, train. Returns the loop's ``TrainResult``.
+
+    The run folder is locked from the start (one writer per run: ``bertlab.train.runlock``)."""
+    with run_lock(options.out):
+        if options.out and not options.resume and holds_run(options.out):
+            raise ValueError(f"{options.out} already holds a run; continue it with --resume or choose another --out")
+        return _pretrain(options, callbacks, model)
+
+
+def _pretrain(options: PretrainOptions, callbacks, model) -> TrainResult:
     from bertlab.data import save_tokenizer
     from bertlab.model import BertForPreTraining
 
@@ -226,9 +234,6 @@ def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
     run_dir = Path(options.out) if options.out else None
     task, baselines = task_and_baselines(options, data)
     if run_dir is not None and not options.resume:
-        if (run_dir / "checkpoints").exists():
-            raise ValueError(f"{run_dir} already holds a run; continue it with --resume or choose another --out")
-        run_dir.mkdir(parents=True, exist_ok=True)
         save_tokenizer(data.tokenizer, run_dir / "tokenizer.json")
         write_run_config(run_dir, "pretrain", config, options=asdict(options),
                          data={"corpus": options.corpus, "train_examples": len(data.train),
@@ -267,17 +272,21 @@ def summary_line(result: TrainResult) -> str:
 def load_options_file(path: str | Path) -> dict:
     """``--config FILE``: JSON with PretrainOptions fields, and/or a "model" object of BertConfig fields."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"--config {path} is a folder; give a JSON file of options")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(f"--config {path}: no such file") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"--config {path}: not UTF-8 text; give a JSON file of options") from None
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object")
     known = {f.name for f in dataclasses.fields(PretrainOptions)}
     model_fields = {f.name for f in dataclasses.fields(BertConfig)}
-    options, model = {}, dict(data.pop("model", {}) or {})
+    options, model = {}, dict(check_overrides(data.pop("model", None) or {}, f"--config {path}: model"))
     for key, value in data.items():
         if key in known:
             options[key] = value
@@ -286,9 +295,9 @@ def load_options_file(path: str | Path) -> dict:
         else:
             raise ValueError(f"{path}: unknown setting {key!r}; options: {', '.join(sorted(known))}; "
                              f"model fields: {', '.join(sorted(model_fields))}")
-    bad = sorted(set(model) - model_fields)
-    if bad:
-        raise ValueError(f"{path}: unknown model field(s) {', '.join(bad)}")
+    check_field_types(PretrainOptions, options, f"--config {path}")
+    check_overrides(model, f"--config {path}: model")
+    check_overrides(options.get("model_overrides", {}), f"--config {path}: model_overrides")
     if model:
         options["model_overrides"] = {**options.get("model_overrides", {}), **model}
     return options

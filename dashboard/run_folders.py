@@ -76,7 +76,7 @@ class RunInfo:
 
     @property
     def state(self) -> str:
-        """running | finished | interrupted | stale | unknown."""
+        """running | finished | interrupted | diverged (the loss became NaN: status.json says why) | stale | unknown."""
         status = self.status.get("status", "unknown")
         updated = self.status.get("updated")
         if status == "running" and isinstance(updated, (int, float)) and time.time() - updated > STALE_AFTER_S:

@@ -131,10 +131,13 @@ def test_bad_teacher_paths_are_clear_errors(tmp_path, capsys):
     assert "unknown TinyBERT loss weight 'bogus'" in capsys.readouterr().err
 
 
-def test_resume_continues_from_the_checkpoint(teacher, tmp_path):
+def test_resume_continues_from_the_checkpoint(teacher, tmp_path, capsys):
     out = tmp_path / "S"
     args = ["distill", "--teacher", str(teacher), *STUDENT, "--out", str(out), *FAST]
     assert main([*args, "--steps", "2"]) == 0
+    assert main(["distill", "--out", str(out), "--resume", "--steps", "4", "--method", "distilbert"]) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--method distilbert conflicts with the run in" in line and "started with method = 'tinybert'" in line
     assert main(["distill", "--out", str(out), "--resume", "--steps", "4", "--quiet"]) == 0
     steps = [r["step"] for r in records(out) if r["split"] == "train"]
     assert steps == [1, 2, 3, 4]
