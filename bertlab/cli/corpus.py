@@ -119,13 +119,13 @@ def parallel_stats(name: str, seed: int = 0) -> dict:
 
     corpus = load_parallel(name)
     rng = random.Random(seed)
-    held = set(corpus.held_out)
+    held_words = {corpus.pairs[i][0] for i in corpus.held_out}
     return {**_parallel_row(name), "cleaning": dict(corpus.report.__dict__),
             "zh_characters": sum(len(zh) for zh, _ in corpus.pairs),
             "en_words": sum(len(en.split()) for _, en in corpus.pairs),
             "train_sample": [corpus.pairs[i] for i in rng.sample(corpus.train, 5)],
             "held_out_sample": [corpus.pairs[i] for i in rng.sample(corpus.held_out, 3)],
-            "held_out_never_in_train": not any(i in held for i in corpus.train)}
+            "held_out_never_in_train": not any(corpus.pairs[i][0] in held_words for i in corpus.train)}
 
 
 def print_parallel_stats(stats: dict) -> None:
