@@ -132,6 +132,7 @@ def cached_finetune(options, task, source, encoded, train: bool = True) -> tuple
     from bertlab.finetune.loop import finetune
 
     folder = Path(options.out)
+    refuse_if_locked(folder)  # another process is writing it: neither delete nor reuse it
     results, config = folder / "results.json", folder / "config.json"
     if results.exists() and config.exists():
         data = json.loads(results.read_text())
