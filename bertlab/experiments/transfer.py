@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -205,7 +206,9 @@ def run_task(spec: str, plan: Plan, args, sources: dict, out: Path, say, missing
                     cells.append(cell)
                     say(f"  {spec} n={n:<5d} seed {seed} {encoder_name:11s} {mode:8s} {pooling:10s} test {metric} "
                         f"{cell['score']:.3f}{' (cached)' if reused else ''}")
-    info = {"task": task.summary(), "metric": metric, "encoder": str(run_dir), "chance": chance_score(task, test)}
+    shown = Path(os.path.abspath(run_dir))  # the checkout's own path stays out of docs
+    shown = shown.relative_to(REPO_ROOT) if shown.is_relative_to(REPO_ROOT) else run_dir
+    info = {"task": task.summary(), "metric": metric, "encoder": str(shown), "chance": chance_score(task, test)}
     return cells, info
 
 
