@@ -1,6 +1,6 @@
 """Transfer: learning curves of a pre-trained encoder vs the same shape with random weights, on few labels.
 
-BERT's case (§5, and the few-label rows of its ablations) is that what pre-training learns transfers: with
+BERT's case (Devlin et al. 2019, §1) is that what pre-training learns transfers to labelled tasks: with
 little labelled data a pre-trained encoder beats one that starts from nothing. For each task, each number
 of labelled training examples (about 50, 200, 1000, all), each encoder (the course model pre-trained on the
 task's language; the same shape and tokenizer with random weights) and each mode (fine-tune every weight
