@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bertlab.config import SHARE_MODES, BertConfig, get_preset
+from bertlab.data import PretrainingDataset, get_tokenizer, load_corpus, unigram_baseline
+from bertlab.data.attention_masks import check_objective, prepare_batch
+from bertlab.data.datasets import OBJECTIVES, resolve_masking_unit
+from bertlab.model import BertForPreTraining
 from bertlab.train.loop import TrainResult, TrainSettings, train
 from bertlab.train.pretraining import PretrainingTask
-from bertlab.train.run import read_run_config, write_run_config
+from bertlab.train.run import resumed_options, start_run
 
-OBJECTIVES = ("mlm+nsp", "mlm+sop", "mlm")
 
 
 @dataclass
-class PretrainOptions:
+class PretrainOptions(TrainSettings):
+    """What to pre-train and on what: the model, the data and the objective, on top of ``TrainSettings`` (the
+    schedule and the bookkeeping, declared there once)."""
+
     # model
     preset: str = "tiny"
     embedding_size: int | None = None  # E (ALBERT factorization); None keeps the preset's
@@ -32,11 +37,11 @@ class PretrainOptions:
     # data
     corpus: str = "wiki-en"
     objective: str = "mlm+nsp"
-    # UNILM's self-attention mask (bertlab/family/unilm.py): bidirectional (BERT), left-to-right, seq2seq
+    # UNILM's self-attention mask (bertlab/data/attention_masks.py): bidirectional (BERT), left-to-right, seq2seq
     attention_mask_kind: str = "bidirectional"
     masking: str = "dynamic"
     # what one masking draw covers: token (BERT), word (whole-word masking), knowledge (whole entities and
-    # phrases, ERNIE 1.0 §3.2, bertlab/family/knowledge.py); whole_word=True is the older spelling of "word"
+    # phrases, ERNIE 1.0 §3.2, bertlab/data/knowledge.py); whole_word=True is the older spelling of "word"
     masking_unit: str = "token"
     whole_word: bool = False
     vocab_size: int = 8192
@@ -51,33 +56,17 @@ class PretrainOptions:
     warmup_seq_objective: str | None = None
     held_out_fraction: float = 0.1  # documents kept out of training for evaluation
     eval_examples: int = 1024
-    # training (see TrainSettings for the rest)
-    steps: int = 1000
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    warmup: float = 0.06
-    lr_decay: float = 1.0  # the last fraction of the steps, over which lr decays to 0 (1.0 = BERT's; TrainSettings)
-    nsp_weight: float = 1.0
-    precision: str = "auto"
-    device: str = "auto"
-    grad_accumulation: int = 1
-    compile: bool = False
-    eval_every: int = 0
-    checkpoint_every: int = 200
-    log_every: int = 10
-    seed: int = 0
+    nsp_weight: float = 1.0  # weight of the NSP/SOP loss
     split_seed: int | None = None  # seed of the train / held-out document split (and held-out masks); None = seed
-    out: str | None = "runs/tiny"
-    resume: bool = False
-    progress: bool = True
+    out: str | None = "runs/tiny"  # run folder
+    resume: bool = False  # continue the run in out from its last checkpoint
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
-        from bertlab.family.unilm import check_objective
 
         check_objective(self.attention_mask_kind, self.objective)
-        from bertlab.data.datasets import resolve_masking_unit
 
         self.masking_unit = resolve_masking_unit(None if self.masking_unit == "token" else self.masking_unit,
                                                  self.whole_word)
@@ -96,10 +85,6 @@ class PretrainOptions:
             raise ValueError(f"warmup_seq_steps must be >= 0, got {self.warmup_seq_steps}")
         if not 0 < self.held_out_fraction < 1:
             raise ValueError(f"held_out_fraction must be between 0 and 1, got {self.held_out_fraction}")
-
-    def train_settings(self) -> TrainSettings:
-        names = {f.name for f in dataclasses.fields(TrainSettings)}
-        return TrainSettings(**{k: v for k, v in asdict(self).items() if k in names})
 
     @property
     def warmup_seq_step_count(self) -> int:
@@ -139,9 +124,6 @@ class PretrainData:
 def build_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
     """Split by document, train the tokenizer on the training part (unless ``tokenizer`` is given, e.g. a
     teacher's for distillation), build both datasets."""
-    from bertlab.data import PretrainingDataset, get_tokenizer, load_corpus
-    from bertlab.family.unilm import prepare_batch
-
     corpus = load_corpus(options.corpus)
     split_seed = options.seed if options.split_seed is None else options.split_seed
     train_corpus, held_out_corpus = corpus.split(options.held_out_fraction, seed=split_seed)
@@ -171,8 +153,6 @@ def batch_function(options: PretrainOptions, data: PretrainData):
     """``batch_fn(step)`` for the training loop: short inputs during sequence-length warm-up, then full ones.
 
     Still a pure function of the step, so ``--resume`` stays exact."""
-    from bertlab.family.unilm import prepare_batch
-
     short_steps = options.warmup_seq_step_count if data.warmup_train is not None else 0
 
     def batch_fn(step: int):
@@ -187,21 +167,12 @@ def batch_function(options: PretrainOptions, data: PretrainData):
 
 def options_for_resume(out: str | Path, steps: int | None = None) -> PretrainOptions:
     """The options a run was started with (from its config.json), to continue it."""
-    saved = read_run_config(out).get("options")
-    if not saved:
-        raise ValueError(f"{out}/config.json has no 'options' section; it was not written by bertlab pretrain")
-    options = PretrainOptions(**saved)
-    options.resume, options.out = True, str(out)
-    if steps is not None:
-        options.steps = steps
-    return options
+    return resumed_options(out, PretrainOptions, steps, f"{out}/config.json has no 'options' section; it was not "
+                                                        f"written by bertlab pretrain")
 
 
 def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
     """Build data and model, write the run folder, train. Returns the loop's ``TrainResult``."""
-    from bertlab.data import save_tokenizer, unigram_baseline
-    from bertlab.model import BertForPreTraining
-
     data = build_data(options)
     config = model_config(options, data.tokenizer.get_vocab_size())
     if model is None:
@@ -209,28 +180,20 @@ def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
 
         torch.manual_seed(options.seed)  # the initial weights depend on --seed (and only on it)
         model = BertForPreTraining(config)
-    settings = options.train_settings()
-    run_dir = Path(options.out) if options.out else None
     baseline = unigram_baseline(data.held_out, token_id=unigram_baseline(data.train).token_id,
                                 num_batches=len(data.eval_batches), batch_size=data.eval_batches[0]["labels"].shape[0])
-    if run_dir is not None and not options.resume:
-        if (run_dir / "checkpoints").exists():
-            raise ValueError(f"{run_dir} already holds a run; continue it with --resume or choose another --out")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_tokenizer(data.tokenizer, run_dir / "tokenizer.json")
-        write_run_config(run_dir, "pretrain", config, options=asdict(options),
-                         data={"corpus": options.corpus, "train_examples": len(data.train),
-                               "held_out_examples": sum(int(b["input_ids"].shape[0]) for b in data.eval_batches),
-                               "vocab_size": config.vocab_size},
-                         baselines={"unigram_mlm_acc": baseline.accuracy, "unigram_token_id": baseline.token_id,
-                                    "nsp_chance": 0.5 if options.objective != "mlm" else None})
-    if options.progress:
-        print(f"{data.train!r}\nheld-out: {sum(int(b['input_ids'].shape[0]) for b in data.eval_batches)} examples; "
-              f"unigram baseline MLM accuracy {baseline.accuracy:.1%}; model: {model.num_parameters():,} parameters",
-              file=sys.stderr)
+    held_out = sum(int(b["input_ids"].shape[0]) for b in data.eval_batches)
+    summary = (f"{data.train!r}\nheld-out: {held_out} examples; unigram baseline MLM accuracy {baseline.accuracy:.1%}; "
+               f"model: {model.num_parameters():,} parameters") if options.progress else None
+    run_dir = start_run(options.out, "pretrain", config, data.tokenizer, options.resume, summary,
+                        options=asdict(options),
+                        data={"corpus": options.corpus, "train_examples": len(data.train),
+                              "held_out_examples": held_out, "vocab_size": config.vocab_size},
+                        baselines={"unigram_mlm_acc": baseline.accuracy, "unigram_token_id": baseline.token_id,
+                                   "nsp_chance": 0.5 if options.objective != "mlm" else None})
     task = PretrainingTask(data.eval_batches, nsp_weight=options.nsp_weight,
                            attention_mask_kind=options.attention_mask_kind)
-    return train(model, task, batch_function(options, data), settings, run_dir, resume=options.resume,
+    return train(model, task, batch_function(options, data), options.train_settings(), run_dir, resume=options.resume,
                  callbacks=callbacks)
 
 

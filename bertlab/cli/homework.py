@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bertlab.homework import list_checks
+from bertlab.homework.student import build_student
 from bertlab.paths import REPO_ROOT
 
 DEFAULT_NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -30,8 +32,6 @@ def register(subparsers) -> None:
 
 
 def build_student_command(args) -> int:
-    from bertlab.homework.student import build_student
-
     built = build_student(args.notebooks, args.out)
     for item in built:
         print(f"{item.ipynb}  ({item.regions} solution{'s' if item.regions != 1 else ''} stripped)")
@@ -40,8 +40,6 @@ def build_student_command(args) -> int:
 
 
 def list_command(args) -> int:
-    from bertlab.homework import list_checks
-
     checks = list_checks(args.lesson)
     if not checks:
         print(f"no checks for lesson {args.lesson}")

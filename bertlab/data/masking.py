@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import torch
 
+from bertlab.config import IGNORE_INDEX
 from bertlab.data.tokenizer import MASK_ID, NUM_SPECIAL_TOKENS
-
-IGNORE_INDEX = -100  # label of every position the loss must skip
 
 
 def choose_positions(special_tokens_mask: torch.Tensor, mlm_probability: float = 0.15,

@@ -9,6 +9,9 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
+from bertlab.train.metrics import read_metrics
+from bertlab.train.run import read_status
+
 
 def set_threads(threads: int | None) -> None:
     """``--threads``: torch's CPU threads (1 is often fastest on a busy shared machine)."""
@@ -83,8 +86,6 @@ def _matches(saved: dict, wanted: dict) -> bool:
 
 def run_state(run_dir: Path, wanted: dict) -> str:
     """"reuse" a finished run made with these options, "resume" an interrupted one, or "new"."""
-    from bertlab.train.run import read_status
-
     if not (run_dir / "config.json").exists():
         if run_dir.exists():
             shutil.rmtree(run_dir)  # a folder left before its config was written holds nothing to keep
@@ -100,8 +101,6 @@ def run_state(run_dir: Path, wanted: dict) -> str:
 
 def run_seconds(run_dir: Path) -> float:
     """Training time of a run folder (the loop's last ``elapsed``; after a resume, the resumed part only)."""
-    from bertlab.train.metrics import read_metrics
-
     records = read_metrics(run_dir / "metrics.jsonl").records
     return max((float(r.get("elapsed", 0.0)) for r in records), default=0.0)
 

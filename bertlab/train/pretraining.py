@@ -10,6 +10,8 @@ from typing import Sequence
 
 from torch import nn
 
+from bertlab.config import IGNORE_INDEX
+from bertlab.data.attention_masks import check_kind, unilm_mask
 from bertlab.train.loop import Batch
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "labels", "next_sentence_label")
@@ -18,22 +20,19 @@ MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "labels", "next
 class PretrainingTask:
     def __init__(self, eval_batches: Sequence[Batch] = (), nsp_weight: float = 1.0,
                  attention_mask_kind: str = "bidirectional"):
-        from bertlab.family.unilm import check_kind
-
         self.eval_batches = list(eval_batches)
         self.nsp_weight = nsp_weight
         self.attention_mask_kind = check_kind(attention_mask_kind)  # UNILM §2.2; batches come prepared for it
 
     def counts(self, batch: Batch) -> dict[str, float]:
-        counts = {"masked": float((batch["labels"] != -100).sum())}
+        counts = {"masked": float((batch["labels"] != IGNORE_INDEX).sum())}
         if "next_sentence_label" in batch:
-            counts["pairs"] = float((batch["next_sentence_label"] != -100).sum())
+            counts["pairs"] = float((batch["next_sentence_label"] != IGNORE_INDEX).sum())
         return counts
 
     def _forward(self, model: nn.Module, batch: Batch):
         inputs = {k: batch[k] for k in MODEL_INPUTS if k in batch}
         if self.attention_mask_kind != "bidirectional":  # (B, T) padding mask -> UNILM's (B, T, T) mask
-            from bertlab.family.unilm import unilm_mask
 
             inputs["attention_mask"] = unilm_mask(self.attention_mask_kind, batch["attention_mask"],
                                                   batch["token_type_ids"])
@@ -50,7 +49,7 @@ class PretrainingTask:
                  "mlm_correct": float((predicted == out.masked_lm_labels).sum())}
         if out.nsp_loss is not None:
             labels = batch["next_sentence_label"]
-            pairs = int((labels != -100).sum())
+            pairs = int((labels != IGNORE_INDEX).sum())
             stats.update(pairs=float(pairs), nsp_loss_sum=float(out.nsp_loss.detach()) * pairs,
                          nsp_correct=float((out.seq_relationship_logits.argmax(-1) == labels).sum()))
         return stats

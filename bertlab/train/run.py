@@ -6,32 +6,28 @@ settings. It loads only safetensors and JSON, and only classes from a fixed list
 
 from __future__ import annotations
 
-import importlib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
 
 from bertlab.config import BertConfig
+from bertlab.data.tokenizer import save_tokenizer
+from bertlab.distill.models import DISTILL_MODEL_CLASSES
 from bertlab.io import atomic_write_json
+from bertlab.model import BertForPreTraining, BertForSequenceClassification, BertForTokenClassification, BertModel
+from bertlab.model.classifier import FINETUNE_MODEL_CLASSES
 from bertlab.train.checkpoint import latest_checkpoint, load_weights
 from bertlab.train.metrics import Metrics, read_metrics
 
 
 def model_classes() -> dict[str, type[nn.Module]]:
     """The model classes a run folder may name (a fixed list: nothing is imported by name from disk)."""
-    from bertlab import model as m
-
-    classes = {cls.__name__: cls for cls in (m.BertForPreTraining, m.BertForSequenceClassification,
-                                             m.BertForTokenClassification, m.BertModel)}
-    for module, name in (("bertlab.finetune.models", "FINETUNE_MODEL_CLASSES"),
-                         ("bertlab.distill.trainer", "DISTILL_MODEL_CLASSES")):
-        try:
-            classes.update(getattr(importlib.import_module(module), name))
-        except ImportError:
-            pass  # that part of bertlab is not installed / built yet
-    return classes
+    classes = {cls.__name__: cls for cls in (BertForPreTraining, BertForSequenceClassification,
+                                             BertForTokenClassification, BertModel)}
+    return {**classes, **FINETUNE_MODEL_CLASSES, **DISTILL_MODEL_CLASSES}
 
 
 def write_run_config(run_dir: str | Path, kind: str, model_config: BertConfig, model_class: str = "BertForPreTraining",
@@ -41,6 +37,42 @@ def write_run_config(run_dir: str | Path, kind: str, model_config: BertConfig, m
             "model": model_config.to_dict(), **sections}
     atomic_write_json(Path(run_dir) / "config.json", data)
     return data
+
+
+def start_run(out: str | Path | None, kind: str, model_config: BertConfig, tokenizer, resume: bool = False,
+              summary: str | None = None, holds_run: str = "checkpoints", **config) -> Path | None:
+    """Open the run folder ``out`` for a run of ``kind`` (None: a run that writes nothing).
+
+    A new run refuses a folder that already holds one (``holds_run`` exists in it), creates the folder and writes
+    ``tokenizer.json`` and ``config.json`` (``config``: ``model_class``, ``model_kwargs`` and the sections of
+    ``write_run_config``); ``resume`` opens the folder as it is. ``summary`` goes to stderr (the run's one-line
+    description: data, model size, baselines)."""
+    run_dir = Path(out) if out else None
+    if run_dir is not None and not resume:
+        if (run_dir / holds_run).exists():
+            hint = "continue it with --resume or choose another --out" if holds_run == "checkpoints" else \
+                "choose another --out or delete it"
+            raise ValueError(f"{run_dir} already holds a run; {hint}")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_tokenizer(tokenizer, run_dir / "tokenizer.json")
+        write_run_config(run_dir, kind, model_config, **config)
+    if summary:
+        print(summary, file=sys.stderr)
+    return run_dir
+
+
+def resumed_options(out: str | Path, options_class, steps: int | None, error: str, kind: str | None = None):
+    """The options a run in ``out`` was started with (its config.json "options"), set to resume it there, with
+    ``steps`` (when given) as the new total; ``error`` when the folder holds no such run (of ``kind``)."""
+    config = read_run_config(out)
+    saved = config.get("options")
+    if not saved or (kind is not None and config.get("kind") != kind):
+        raise ValueError(error)
+    options = options_class(**saved)
+    options.resume, options.out = True, str(out)
+    if steps is not None:
+        options.steps = steps
+    return options
 
 
 @dataclass
