@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,6 +185,50 @@ PRESET_DESCRIPTIONS: dict[str, str] = {
 }
 
 
+def check_field_types(cls, values: dict, where: str) -> None:
+    """Raise a ValueError naming ``where`` and the field when a value in ``values`` (e.g. read from a JSON file)
+    has the wrong type for dataclass ``cls``: {"steps": "ten"} -> "steps must be an integer, got 'ten'"."""
+    hints = typing.get_type_hints(cls)
+    for name, value in values.items():
+        hint = hints.get(name)
+        if hint is None:
+            continue
+        allowed = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+        if not any(_has_type(value, t) for t in allowed):
+            wanted = " or ".join(_TYPE_NAMES.get(typing.get_origin(t) or t, str(t)) for t in allowed)
+            raise ValueError(f"{where}: {name} must be {wanted}, got {value!r}")
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "an object",
+               list: "a list", type(None): "null"}
+
+
+def _has_type(value, hint) -> bool:
+    kind = typing.get_origin(hint) or hint
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is type(None):
+        return value is None
+    return isinstance(value, kind) if isinstance(kind, type) else True
+
+
+def check_overrides(overrides, where: str = "model_overrides") -> dict:
+    """``overrides`` of BertConfig fields: an object of known fields with values of the right types."""
+    if not isinstance(overrides, dict):
+        raise ValueError(f"{where} must be an object of BertConfig fields, got {overrides!r}")
+    known = {f.name for f in dataclasses.fields(BertConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown BertConfig field(s) {', '.join(unknown)}; known fields: "
+                         f"{', '.join(sorted(known))}")
+    check_field_types(BertConfig, overrides, where)
+    return overrides
+
+
 def get_preset(name: str, **overrides) -> BertConfig:
     """The preset ``name`` with optional field overrides, e.g. ``get_preset("tiny", embedding_size=64)``."""
     try:
@@ -192,4 +238,5 @@ def get_preset(name: str, **overrides) -> BertConfig:
     return config.replace(**overrides) if overrides else config.replace()
 
 
-__all__ = ["BertConfig", "PRESETS", "PRESET_DESCRIPTIONS", "SHARE_MODES", "IGNORE_INDEX", "get_preset"]
+__all__ = ["BertConfig", "PRESETS", "PRESET_DESCRIPTIONS", "SHARE_MODES", "IGNORE_INDEX", "check_field_types",
+           "check_overrides", "get_preset"]

@@ -13,14 +13,14 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bertlab.config import SHARE_MODES, BertConfig, get_preset
+from bertlab.config import SHARE_MODES, BertConfig, check_field_types, check_overrides, get_preset
 from bertlab.data import PretrainingDataset, get_tokenizer, load_corpus, unigram_baseline
 from bertlab.data.attention_masks import check_objective, prepare_batch
 from bertlab.data.datasets import OBJECTIVES, resolve_masking_unit
 from bertlab.model import BertForPreTraining
 from bertlab.train.loop import TrainResult, TrainSettings, train
 from bertlab.train.pretraining import PretrainingTask
-from bertlab.train.run import resumed_options, start_run
+from bertlab.train.run import open_run, resumed_options, start_run
 
 
 
@@ -62,12 +62,11 @@ class PretrainOptions(TrainSettings):
     resume: bool = False  # continue the run in out from its last checkpoint
 
     def __post_init__(self) -> None:
+        check_field_types(PretrainOptions, dataclasses.asdict(self), "options")
         super().__post_init__()
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
-
         check_objective(self.attention_mask_kind, self.objective)
-
         self.masking_unit = resolve_masking_unit(None if self.masking_unit == "token" else self.masking_unit,
                                                  self.whole_word)
         self.whole_word = self.masking_unit == "word"  # the two fields always agree in a saved run
@@ -85,6 +84,8 @@ class PretrainOptions(TrainSettings):
             raise ValueError(f"warmup_seq_steps must be >= 0, got {self.warmup_seq_steps}")
         if not 0 < self.held_out_fraction < 1:
             raise ValueError(f"held_out_fraction must be between 0 and 1, got {self.held_out_fraction}")
+        check_overrides(self.model_overrides)
+        self.train_settings()  # learning rate, device, intervals: refused now, before any data is built
 
     @property
     def warmup_seq_step_count(self) -> int:
@@ -165,14 +166,33 @@ def batch_function(options: PretrainOptions, data: PretrainData):
     return batch_fn
 
 
-def options_for_resume(out: str | Path, steps: int | None = None) -> PretrainOptions:
-    """The options a run was started with (from its config.json), to continue it."""
-    return resumed_options(out, PretrainOptions, steps, f"{out}/config.json has no 'options' section; it was not "
-                                                        f"written by bertlab pretrain")
+def task_and_baselines(options: PretrainOptions, data: PretrainData) -> tuple[PretrainingTask, dict]:
+    """The task that trains and evaluates a run, and the baselines its config.json records: always predicting the
+    training text's most frequent token, scored on the held-out batches overall and at [MASK] positions."""
+    baseline = unigram_baseline(data.held_out, token_id=unigram_baseline(data.train).token_id,
+                                num_batches=len(data.eval_batches), batch_size=data.eval_batches[0]["labels"].shape[0])
+    task = PretrainingTask(data.eval_batches, nsp_weight=options.nsp_weight,
+                           attention_mask_kind=options.attention_mask_kind, unigram_token_id=baseline.token_id)
+    return task, {"unigram_mlm_acc": baseline.accuracy, "unigram_mlm_acc_mask": task.unigram.get("unigram_acc_mask"),
+                  "unigram_token_id": baseline.token_id, "nsp_chance": 0.5 if options.objective != "mlm" else None}
+
+
+def options_for_resume(out: str | Path, steps: int | None = None, changes: dict | None = None) -> PretrainOptions:
+    """The options a run was started with (from its config.json), to continue it; ``changes`` are flags given with
+    --resume: --steps, --device, intervals apply, any other that differs from the saved run is refused."""
+    changes = {**(changes or {}), **({"steps": steps} if steps is not None else {})}
+    return resumed_options(PretrainOptions, out, "pretrain", changes)
 
 
 def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
-    """Build data and model, write the run folder, train. Returns the loop's ``TrainResult``."""
+    """Build data and model, write the run folder, train. Returns the loop's ``TrainResult``.
+
+    The run folder is locked from the start (one writer per run: ``bertlab.train.runlock``)."""
+    with open_run(options.out, options.resume) as run_dir:
+        return _pretrain(options, run_dir, callbacks, model)
+
+
+def _pretrain(options: PretrainOptions, run_dir: Path | None, callbacks, model) -> TrainResult:
     data = build_data(options)
     config = model_config(options, data.tokenizer.get_vocab_size())
     if model is None:
@@ -180,28 +200,35 @@ def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
 
         torch.manual_seed(options.seed)  # the initial weights depend on --seed (and only on it)
         model = BertForPreTraining(config)
-    baseline = unigram_baseline(data.held_out, token_id=unigram_baseline(data.train).token_id,
-                                num_batches=len(data.eval_batches), batch_size=data.eval_batches[0]["labels"].shape[0])
+    task, baselines = task_and_baselines(options, data)
     held_out = sum(int(b["input_ids"].shape[0]) for b in data.eval_batches)
-    summary = (f"{data.train!r}\nheld-out: {held_out} examples; unigram baseline MLM accuracy {baseline.accuracy:.1%}; "
+    summary = (f"{data.train!r}\nheld-out: {held_out} examples; unigram baseline (always the most frequent token) "
+               f"{baselines['unigram_mlm_acc_mask']:.1%} at [MASK], {baselines['unigram_mlm_acc']:.1%} overall; "
                f"model: {model.num_parameters():,} parameters") if options.progress else None
-    run_dir = start_run(options.out, "pretrain", config, data.tokenizer, options.resume, summary,
-                        options=asdict(options),
-                        data={"corpus": options.corpus, "train_examples": len(data.train),
-                              "held_out_examples": held_out, "vocab_size": config.vocab_size},
-                        baselines={"unigram_mlm_acc": baseline.accuracy, "unigram_token_id": baseline.token_id,
-                                   "nsp_chance": 0.5 if options.objective != "mlm" else None})
-    task = PretrainingTask(data.eval_batches, nsp_weight=options.nsp_weight,
-                           attention_mask_kind=options.attention_mask_kind)
+    start_run(run_dir, "pretrain", config, data.tokenizer, options.resume, summary,
+              options=asdict(options),
+              data={"corpus": options.corpus, "train_examples": len(data.train),
+                    "held_out_examples": held_out, "vocab_size": config.vocab_size},
+              baselines=baselines)
     return train(model, task, batch_function(options, data), options.train_settings(), run_dir, resume=options.resume,
                  callbacks=callbacks)
+
+
+def mlm_summary(e: dict) -> str:
+    """Held-out masked-LM accuracy in words, [MASK] accuracy first (copying an unchanged token is no understanding):
+    "held-out [MASK] acc 22.0% (unigram 5.6%; overall 28.0%, copying unchanged 87.5%)"."""
+    if "mlm_acc_mask" not in e:  # a run logged before the split existed
+        return f"held-out MLM acc {e.get('mlm_acc', 0):.1%}"
+    unigram = f"unigram {e['unigram_acc_mask']:.1%}; " if "unigram_acc_mask" in e else ""
+    unchanged = f", copying unchanged {e['mlm_acc_unchanged']:.1%}" if "mlm_acc_unchanged" in e else ""
+    return f"held-out [MASK] acc {e['mlm_acc_mask']:.1%} ({unigram}overall {e['mlm_acc']:.1%}{unchanged})"
 
 
 def summary_line(result: TrainResult) -> str:
     e = result.last_eval
     parts = [f"{result.status} at step {result.step} in {result.seconds:.0f} s"]
     if e:
-        parts.append(f"held-out MLM acc {e.get('mlm_acc', 0):.1%}")
+        parts.append(mlm_summary(e))
         if "nsp_acc" in e:
             parts.append(f"NSP/SOP acc {e['nsp_acc']:.1%}")
     return ", ".join(parts)
@@ -210,17 +237,21 @@ def summary_line(result: TrainResult) -> str:
 def load_options_file(path: str | Path) -> dict:
     """``--config FILE``: JSON with PretrainOptions fields, and/or a "model" object of BertConfig fields."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"--config {path} is a folder; give a JSON file of options")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(f"--config {path}: no such file") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"--config {path}: not UTF-8 text; give a JSON file of options") from None
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object")
     known = {f.name for f in dataclasses.fields(PretrainOptions)}
     model_fields = {f.name for f in dataclasses.fields(BertConfig)}
-    options, model = {}, dict(data.pop("model", {}) or {})
+    options, model = {}, dict(check_overrides(data.pop("model", None) or {}, f"--config {path}: model"))
     for key, value in data.items():
         if key in known:
             options[key] = value
@@ -229,9 +260,9 @@ def load_options_file(path: str | Path) -> dict:
         else:
             raise ValueError(f"{path}: unknown setting {key!r}; options: {', '.join(sorted(known))}; "
                              f"model fields: {', '.join(sorted(model_fields))}")
-    bad = sorted(set(model) - model_fields)
-    if bad:
-        raise ValueError(f"{path}: unknown model field(s) {', '.join(bad)}")
+    check_field_types(PretrainOptions, options, f"--config {path}")
+    check_overrides(model, f"--config {path}: model")
+    check_overrides(options.get("model_overrides", {}), f"--config {path}: model_overrides")
     if model:
         options["model_overrides"] = {**options.get("model_overrides", {}), **model}
     return options

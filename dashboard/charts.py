@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
@@ -15,6 +16,11 @@ COMPONENT_COLORS = dict(zip(
     ("word_embeddings", "position_embeddings", "token_type_embeddings", "embedding_projection", "attention",
      "feed_forward", "layer_norms", "pooler", "mlm_head", "nsp_head", "classifier"),
     qualitative.Set3[:11] if len(qualitative.Set3) >= 11 else PALETTE))
+
+
+# a metric drawn with its score to beat, from the same eval lines: always predicting the training text's most
+# frequent token (bertlab.train.pretraining), at [MASK] positions and overall
+BASELINES = {"mlm_acc_mask": "unigram_acc_mask", "mlm_acc": "unigram_acc"}
 
 
 def run_color(index: int) -> str:
@@ -31,7 +37,8 @@ def curves_figure(records_by_run: Mapping[str, list[dict]], metrics: Sequence[st
 
     Teachers are dashed: a distilled run's eval lines carry ``teacher_<metric>`` (the frozen teacher on the
     same held-out batches); otherwise ``teacher_finals[run] = (teacher name, its final eval metrics)`` draws
-    the teacher's final value as a dashed horizontal line."""
+    the teacher's final value as a dashed horizontal line. A metric of ``BASELINES`` gets its unigram baseline as a
+    dotted horizontal line in the run's colour (held-out accuracy at [MASK] must rise above it to mean anything)."""
     metrics = list(metrics)
     fig = make_subplots(rows=max(1, len(metrics)), cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=metrics or ["(choose a metric)"])
@@ -43,34 +50,44 @@ def curves_figure(records_by_run: Mapping[str, list[dict]], metrics: Sequence[st
         in_legend.add(name)
         return first
 
+    def level(row: int, points: list, value: float, name: str, line: dict, hover: str) -> None:
+        """A horizontal line at ``value`` across the run's steps (a teacher's final value, a baseline)."""
+        fig.add_trace(go.Scatter(x=[points[0][0], points[-1][0]], y=[value] * 2, mode="lines", name=name,
+                                 legendgroup=name, showlegend=legend_once(name), line=line,
+                                 hovertemplate=hover + " %{y:.4g}<extra></extra>"), row=row, col=1)
+
     for i, (run, records) in enumerate(records_by_run.items()):
         color = (colors or {}).get(run, run_color(i))
+        label = plain_label(run)
         rows = split_records(records, split)
         for row, metric in enumerate(metrics, start=1):
             points = [(r["step"], r[metric]) for r in rows if isinstance(r.get(metric), (int, float))]
             if points:
                 xs, ys = zip(*points)
                 fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers" if len(xs) < 30 else "lines",
-                                         name=run, legendgroup=run, showlegend=legend_once(run), line=dict(color=color),
-                                         hovertemplate=f"{run}<br>step %{{x}}<br>{metric} %{{y:.4g}}<extra></extra>"),
+                                         name=label, legendgroup=run, showlegend=legend_once(run),
+                                         line=dict(color=color),
+                                         hovertemplate=f"{label}<br>step %{{x}}<br>{metric} %{{y:.4g}}<extra></extra>"),
                               row=row, col=1)
             teacher_points = [(r["step"], r[f"teacher_{metric}"]) for r in rows
                               if isinstance(r.get(f"teacher_{metric}"), (int, float))]
             if teacher_points:
                 xs, ys = zip(*teacher_points)
-                name = f"{run} · teacher"
+                name = f"{label} · teacher"
                 fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, legendgroup=name,
                                          showlegend=legend_once(name), line=dict(color=color, dash="dash"),
                                          hovertemplate=f"{name}<br>step %{{x}}<br>{metric} %{{y:.4g}}<extra></extra>"),
                               row=row, col=1)
             elif run in teacher_finals and metric in teacher_finals[run][1] and points:
                 teacher, values = teacher_finals[run]
-                xs = [points[0][0], points[-1][0]]
-                name = f"{run} · teacher {teacher} (final)"
-                fig.add_trace(go.Scatter(x=xs, y=[values[metric]] * 2, mode="lines", name=name, legendgroup=name,
-                                         showlegend=legend_once(name), line=dict(color=color, dash="dash"),
-                                         hovertemplate=f"{name}<br>{metric} %{{y:.4g}}<extra></extra>"),
-                              row=row, col=1)
+                name = f"{label} · teacher {plain_label(teacher)} (final)"
+                level(row, points, values[metric], name, dict(color=color, dash="dash"), f"{name}<br>{metric}")
+            baseline = [r[BASELINES[metric]] for r in rows
+                        if metric in BASELINES and isinstance(r.get(BASELINES[metric]), (int, float))]
+            if baseline and points:
+                name = f"{label} · unigram baseline"
+                level(row, points, baseline[-1], name, dict(color=color, dash="dot", width=1),
+                      f"{name} (always the most frequent token)<br>{BASELINES[metric]}")
     fig.update_layout(height=max(360, 260 * len(metrics) + 100), margin=dict(l=40, r=10, t=60, b=90),
                       legend=dict(orientation="h", yref="container", yanchor="bottom", y=0.0, x=0),
                       title=f"{split} metrics (x: optimizer step)")
@@ -100,6 +117,11 @@ def _heatmap(matrix, tokens, diverging=False, zmax=None, coloraxis=None, name=""
         dict(colorscale="RdBu_r", zmid=0, zmin=-zmax, zmax=zmax) if diverging else dict(colorscale="Viridis"))
     return go.Heatmap(z=z, x=list(range(n)), y=list(range(n)), text=text, name=name,
                       hovertemplate="%{text}<br>%{z:.3f}<extra>" + name + "</extra>", **kw)
+
+
+def plain_label(name: str) -> str:
+    """A run name as plain text in a Plotly label (which reads HTML tags such as <a href> and %{...} templates)."""
+    return html.escape(name).replace("%", "&#37;")
 
 
 def attention_heatmap(matrix, tokens: Sequence[str], title: str = "", diverging: bool = False) -> go.Figure:

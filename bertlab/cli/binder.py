@@ -88,11 +88,11 @@ def given_flags(args: argparse.Namespace, cls) -> dict:
     return {f.name: given[f.name] for f in dataclasses.fields(cls) if f.name in given}
 
 
-def options_from_flags(args: argparse.Namespace, cls, *below: dict):
-    """``cls`` from the settings ``below`` (a recipe, a --config file) and the flags given, which win; --quiet
+def flag_settings(args: argparse.Namespace, cls, *below: dict) -> dict:
+    """The settings of ``cls`` from ``below`` (a recipe, a --config file) and the flags given, which win; --quiet
     turns the progress bar off."""
     given = vars(args)
-    return cls(**merge_settings(*below, given_flags(args, cls), {"progress": not given.get("quiet", False)}))
+    return merge_settings(*below, given_flags(args, cls), {"progress": not given.get("quiet", False)})
 
 
 def check_steps(args: argparse.Namespace) -> None:
@@ -127,5 +127,5 @@ def merge_settings(*layers: dict) -> dict:
     return merged
 
 
-__all__ = ["SCHEDULE", "field_help", "flag_of", "add_field_flags", "given_flags", "options_from_flags",
+__all__ = ["SCHEDULE", "field_help", "flag_of", "add_field_flags", "given_flags", "flag_settings",
            "merge_settings", "check_steps", "report_run"]

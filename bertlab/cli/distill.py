@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bertlab.cli.binder import SCHEDULE, add_field_flags, check_steps, options_from_flags, report_run
+from bertlab.cli.binder import SCHEDULE, add_field_flags, check_steps, flag_settings, report_run
 from bertlab.cli.errors import CliError
 from bertlab.config import PRESETS
 from bertlab.distill import run as distillation
@@ -19,8 +19,8 @@ def register(subparsers) -> None:
         description="Distil a student from a teacher's run folder into a new run folder. The general stage "
                     "reads the teacher's pre-training corpus, document split and tokenizer (teacher and student "
                     "always share the tokenizer); metrics.jsonl logs every loss component and, on eval lines, "
-                    "the teacher's held-out accuracy beside the student's. Ctrl-C saves a checkpoint; --resume "
-                    "continues it.",
+                    "the teacher's held-out accuracy beside the student's. Ctrl-C or SIGTERM ends the step in "
+                    "progress and saves a checkpoint; --resume continues it exactly.",
         epilog="example: bertlab distill --teacher runs/small --student-preset tiny --method tinybert "
                "--steps 1000 --out runs/tinybert",
         argument_default=argparse.SUPPRESS)  # only flags given explicitly reach DistillOptions
@@ -32,8 +32,8 @@ def register(subparsers) -> None:
     p.add_argument("--student-heads", type=int, help="override A (the teacher's heads must be a multiple)")
     p.add_argument("--student-intermediate", type=int, help="override the FFN width")
     p.add_argument("--student-embedding-size", type=int, help="E: factorized embeddings (ALBERT)")
-    p.add_argument("--method", default=d.method, choices=METHODS, help=f"default {d.method}")
-    p.add_argument("--stage", default=d.stage, choices=STAGES,
+    p.add_argument("--method", choices=METHODS, help=f"default {d.method}")
+    p.add_argument("--stage", choices=STAGES,
                    help="general (pre-training corpus, TinyBERT §3.2) or task (a fine-tuned teacher)")
     p.add_argument("--layer-map", type=_layers, help="TinyBERT g(m): 'uniform' (default) or teacher layers "
                                                      "for student layers 1..M, e.g. 2,4 (0 = embeddings may lead)")
@@ -61,8 +61,10 @@ def register(subparsers) -> None:
                                                          "run the teacher was fine-tuned from)")
     p.add_argument("--eval-examples", type=int, help=f"held-out examples (default {d.eval_examples})")
     add_field_flags(p.add_argument_group("training (every trainer takes these)"), DistillOptions, SCHEDULE)
-    p.add_argument("--out", default=d.out, help=f"the student's run folder (default {d.out})")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--out", help=f"the student's run folder (default {d.out})")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its newest intact checkpoint (only --steps, --device, "
+                        "--compile and the --*-every intervals may change)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
@@ -84,14 +86,15 @@ def _weights(text: str):
 def run(args) -> int:
     check_steps(args)
     given = vars(args)
-    if given.get("resume"):
-        options = options_for_resume(given.get("out", DistillOptions.out), steps=given.get("steps"))
+    values = flag_settings(args, DistillOptions)
+    if given.get("resume"):  # the saved settings, with what --resume may change; a conflicting flag is refused
+        options = options_for_resume(given.get("out", DistillOptions.out), changes=values)
     else:
         if "teacher" not in given:
             raise CliError("--teacher is required: the run folder of the model to distil from "
                            "(e.g. made with `bertlab pretrain --preset small --out runs/small`)")
         if "init" in given and given["init"] == "uniform":
             raise CliError("--init takes auto, random, every-other or teacher layers such as 0,2")
-        options = options_from_flags(args, DistillOptions)
+        options = DistillOptions(**values)
     result = distillation.distill(options)  # looked up at call time: tests replace it
     return report_run("distill", summary_line(result), options.out, result.status)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bertlab.cli.binder import SCHEDULE, add_field_flags, check_steps, options_from_flags
+from bertlab.cli.binder import SCHEDULE, add_field_flags, check_steps, flag_settings
 from bertlab.cli.errors import CliError
 from bertlab.config import PRESETS
 from bertlab.finetune import loop as finetuning
@@ -70,7 +70,7 @@ def run(args) -> int:
     given = vars(args)
     if "tokenizer" in given and "from_run" in given:
         raise CliError("--tokenizer goes with --preset (a random encoder); --from uses the run's own tokenizer")
-    options = options_from_flags(args, FinetuneOptions)
+    options = FinetuneOptions(**flag_settings(args, FinetuneOptions))
     result = finetuning.finetune(options)  # looked up at call time: tests replace it
     print(summary_line(result))
     print(f"run folder: {options.out}  (load it: bertlab.load_run({options.out!r}))")

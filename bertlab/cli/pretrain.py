@@ -6,7 +6,7 @@ import argparse
 import os
 
 from bertlab import pretrain as pretraining
-from bertlab.cli.binder import SCHEDULE, add_field_flags, check_steps, options_from_flags, report_run
+from bertlab.cli.binder import SCHEDULE, add_field_flags, check_steps, flag_settings, report_run
 from bertlab.config import PRESETS, SHARE_MODES
 from bertlab.data.attention_masks import MASK_KINDS
 from bertlab.pretrain import OBJECTIVES, PretrainOptions, load_options_file, options_for_resume, summary_line
@@ -19,7 +19,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "pretrain", help="pre-train a BERT/ALBERT model on a corpus (MLM + NSP/SOP)",
         description="Pre-train a model into a run folder (config.json, metrics.jsonl, checkpoints, tokenizer). "
-                    "Ctrl-C saves a checkpoint; --resume continues it.",
+                    "Ctrl-C or SIGTERM ends the step in progress and saves a checkpoint (twice: abort without "
+                    "saving); --resume continues it exactly. One process writes a run folder at a time.",
         epilog="example: bertlab pretrain --preset tiny --corpus wiki-en --steps 2000 --out runs/tiny",
         argument_default=argparse.SUPPRESS)  # only flags given explicitly reach PretrainOptions
     p.add_argument("--preset", choices=list(PRESETS), help=f"model shape (default {d.preset})")
@@ -54,7 +55,9 @@ def register(subparsers) -> None:
                    help="objective on the short inputs (default: --objective; fast-cpu: mlm, no sentence pairs)")
     p.add_argument("--config", help="JSON file of options and/or model fields (command-line flags given "
                                     "explicitly win)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its newest intact checkpoint (only --steps, --device, "
+                        "--compile and the --*-every intervals may change)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
@@ -62,12 +65,12 @@ def register(subparsers) -> None:
 def run(args) -> int:
     check_steps(args)
     given = vars(args)
-    if given.get("resume"):
-        options = options_for_resume(given.get("out", PretrainOptions.out), steps=given.get("steps"))
+    values = flag_settings(args, PretrainOptions, recipe_options(given["recipe"]) if "recipe" in given else {},
+                           load_options_file(given["config"]) if "config" in given else {})
+    if given.get("resume"):  # the saved settings, with what --resume may change; a conflicting flag is refused
+        options = options_for_resume(given.get("out", PretrainOptions.out), changes=values)
     else:
-        options = options_from_flags(args, PretrainOptions,
-                                     recipe_options(given["recipe"]) if "recipe" in given else {},
-                                     load_options_file(given["config"]) if "config" in given else {})
+        options = PretrainOptions(**values)
     result = pretraining.pretrain(options)  # looked up at call time: tests replace it
     cleanup()  # under torchrun: leave the process group before exiting
     if int(os.environ.get("RANK", 0)) != 0:

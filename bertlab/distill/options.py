@@ -6,9 +6,9 @@ options; ``bertlab distill`` builds them from its flags.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
-from bertlab.config import BertConfig, get_preset
+from bertlab.config import BertConfig, check_field_types, check_overrides, get_preset
 from bertlab.distill.objectives import loss_weights
 from bertlab.train.loop import TrainSettings
 
@@ -61,7 +61,9 @@ class DistillOptions(TrainSettings):
     resume: bool = False  # continue the run in out from its last checkpoint
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        check_field_types(DistillOptions, asdict(self), "options")
+        check_overrides(self.model_overrides)
+        super().__post_init__()  # the given training values (None: the teacher's, checked once resolved)
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.stage not in STAGES:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from bertlab.data import unigram_baseline
 from bertlab.distill.objectives import loss_weights
 from bertlab.distill.options import (FROM_TEACHER, INITS, METHODS, STAGES, DistillOptions, parse_layers, parse_weights,
                                      student_config)
@@ -25,7 +26,7 @@ from bertlab.distill.trainer import DistillationTask, make_student
 from bertlab.model.params import count_parameters
 from bertlab.pretrain import PretrainOptions, build_data
 from bertlab.train.loop import TrainResult, train
-from bertlab.train.run import resumed_options, start_run
+from bertlab.train.run import open_run, resumed_options, start_run
 
 
 def resolve_weights(options: DistillOptions, teacher: Teacher) -> dict[str, float]:
@@ -68,16 +69,24 @@ def resolved_options(options: DistillOptions, teacher: Teacher) -> DistillOption
     return dataclasses.replace(options, **{name: getattr(data, name) for name in FROM_TEACHER})
 
 
-def options_for_resume(out: str | Path, steps: int | None = None) -> DistillOptions:
-    """The options a distillation run was started with (from its config.json), to continue it."""
-    return resumed_options(out, DistillOptions, steps,
-                           f"{out}/config.json was not written by bertlab distill; nothing to resume", kind="distill")
+def options_for_resume(out: str | Path, steps: int | None = None, changes: dict | None = None) -> DistillOptions:
+    """The options a distillation run was started with (from its config.json), to continue it; ``changes`` as in
+    ``bertlab.pretrain.options_for_resume``."""
+    changes = {**(changes or {}), **({"steps": steps} if steps is not None else {})}
+    return resumed_options(DistillOptions, out, "distill", changes)
 
 
 def distill(options: DistillOptions, callbacks=()) -> TrainResult:
-    """Load the teacher, build data and student, write the run folder, train. Returns the ``TrainResult``."""
-    if options.stage == "task":
-        return distill_task(options, callbacks)
+    """Load the teacher, build data and student, write the run folder, train. Returns the ``TrainResult``.
+
+    The run folder is locked from the start (one writer per run: ``bertlab.train.runlock``)."""
+    with open_run(options.out, options.resume) as run_dir:
+        if options.stage == "task":
+            return distill_task(options, run_dir, callbacks)
+        return _distill(options, run_dir, callbacks)
+
+
+def _distill(options: DistillOptions, run_dir: Path | None, callbacks) -> TrainResult:
     if options.student_run or options.augment or options.task:
         raise ValueError("--student, --task and --augment belong to --stage task (general distillation starts a "
                          "new student from the shape options)")
@@ -96,14 +105,15 @@ def distill(options: DistillOptions, callbacks=()) -> TrainResult:
     student = make_student(config, teacher.model, options.method, init=_init(options))
     task = DistillationTask(teacher.model, student, options.method, layer_map=options.layer_map, weights=weights,
                             attention_on=options.attention_on, temperature=options.temperature,
-                            pred_loss=options.pred_loss, eval_batches=data.eval_batches)
+                            pred_loss=options.pred_loss, eval_batches=data.eval_batches,
+                            unigram_token_id=unigram_baseline(data.train).token_id)
     teacher_params = count_parameters(teacher.model).unique
     student_params = count_parameters(config).unique  # without the projections W_e, W_h (thrown away after)
     summary = (f"{data.train!r}\nteacher {teacher.path}: {teacher_params:,} parameters; student: {student_params:,} "
                f"({student_params / teacher_params:.0%}); {options.method} weights {task.weights}") \
         if options.progress else None
-    run_dir = start_run(
-        options.out, "distill", config, teacher.tokenizer, options.resume, summary,
+    start_run(
+        run_dir, "distill", config, teacher.tokenizer, options.resume, summary,
         model_class="BertForDistillation", model_kwargs=student.model_kwargs,
         teacher=str(options.teacher),
         distill={"method": options.method, "stage": options.stage, "layer_map": task.layer_map,
@@ -123,7 +133,11 @@ def summary_line(result: TrainResult) -> str:
     e = result.last_eval
     parts = [f"{result.status} at step {result.step} in {result.seconds:.0f} s"]
     if e:
-        if "mlm_acc" in e:
+        if "mlm_acc_mask" in e:  # [MASK] accuracy first: the unchanged case rewards copying
+            parts.append(f"held-out [MASK] acc {e['mlm_acc_mask']:.1%} (teacher "
+                         f"{e.get('teacher_mlm_acc_mask', float('nan')):.1%}; overall {e['mlm_acc']:.1%}, teacher "
+                         f"{e.get('teacher_mlm_acc', float('nan')):.1%})")
+        elif "mlm_acc" in e:
             parts.append(f"held-out MLM acc {e['mlm_acc']:.1%} (teacher {e.get('teacher_mlm_acc', float('nan')):.1%})")
         if "nsp_acc" in e:
             parts.append(f"NSP/SOP acc {e['nsp_acc']:.1%} (teacher {e.get('teacher_nsp_acc', float('nan')):.1%})")

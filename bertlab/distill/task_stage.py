@@ -19,6 +19,7 @@ import json
 import random
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from types import SimpleNamespace
 
 import torch
@@ -273,8 +274,9 @@ def _student(options, teacher, task, max_seq_length: int) -> BertForClassificati
     return student
 
 
-def distill_task(options, callbacks=()):
-    """Task-specific distillation into ``options.out``; returns the loop's TrainResult (``.test`` added)."""
+def distill_task(options, run_dir: Path | None = None, callbacks=()):
+    """Task-specific distillation into ``run_dir``, the folder ``distill`` opened (and locked) for ``options.out``;
+    returns the loop's TrainResult (``.test`` added)."""
     if options.method != "tinybert":
         raise ValueError("--stage task is TinyBERT's task-specific distillation: use --method tinybert")
     if options.weights.get("pred_nsp", 0):
@@ -316,14 +318,13 @@ def distill_task(options, callbacks=()):
     summary = (f"{task!r}\nteacher {teacher.path} → student ({student.num_parameters():,} parameters): intermediate "
                f"layers for {boundary} steps, then the prediction layer for {options.steps - boundary}") \
         if options.progress else None
-    run_dir = start_run(options.out, "distill", student.config, teacher.tokenizer, options.resume, summary,
-                        model_class=type(student).__name__, model_kwargs=student.model_kwargs,
-                        teacher=str(options.teacher),
-                        distill={"method": "tinybert", "stage": "task", "layer_map": dtask.layer_map,
-                                 "weights": dtask.weights, "temperature": dtask.temperature,
-                                 "attention_on": options.attention_on, "intermediate_steps": boundary,
-                                 "augment": options.augment, "student_run": options.student_run},
-                        task=task.summary(), options=asdict(options), encoded=encoded.stats())
+    start_run(run_dir, "distill", student.config, teacher.tokenizer, options.resume, summary,
+              model_class=type(student).__name__, model_kwargs=student.model_kwargs, teacher=str(options.teacher),
+              distill={"method": "tinybert", "stage": "task", "layer_map": dtask.layer_map,
+                       "weights": dtask.weights, "temperature": dtask.temperature,
+                       "attention_on": options.attention_on, "intermediate_steps": boundary,
+                       "augment": options.augment, "student_run": options.student_run},
+              task=task.summary(), options=asdict(options), encoded=encoded.stats())
     result = train(student, dtask, batch_fn, options.train_settings(), run_dir, resume=options.resume,
                    callbacks=callbacks)
     test = evaluate_split(student, encoded.test, len(task.labels))

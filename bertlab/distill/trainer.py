@@ -32,6 +32,9 @@ from bertlab.distill.objectives import distilbert_losses, loss_weights, tinybert
 from bertlab.model import BertForPreTraining
 from bertlab.train.pretraining import MODEL_INPUTS, PretrainingTask
 
+# the teacher's held-out metrics logged beside the student's, as teacher_<name>
+TEACHER_METRICS = ("mlm_loss", "mlm_acc", "mlm_acc_mask", "mlm_acc_random", "mlm_acc_unchanged", "nsp_loss", "nsp_acc")
+
 Batch = dict[str, torch.Tensor]
 
 # what each component is averaged over (see losses.py); the task weights micro-batches by these counts
@@ -73,7 +76,7 @@ class DistillationTask:
     def __init__(self, teacher: BertForPreTraining, student: BertForDistillation, method: str = "tinybert",
                  layer_map: Sequence[int] | str = "uniform", weights: Mapping[str, float] | None = None,
                  attention_on: str = "scores", temperature: float | None = None, pred_loss: str = "kl",
-                 eval_batches: Sequence[Batch] = ()):
+                 eval_batches: Sequence[Batch] = (), unigram_token_id: int | None = None):
         self.method = method
         self.weights = loss_weights(method, weights)
         if not any(w > 0 for w in self.weights.values()):
@@ -109,7 +112,8 @@ class DistillationTask:
         for name, used in uses.items():
             student.get_submodule(name).requires_grad_(used)
         self.eval_batches = list(eval_batches)
-        self._student_metrics = PretrainingTask()  # the student's own MLM / NSP statistics
+        # the student's own MLM / NSP statistics; with unigram_token_id, eval lines carry the unigram baseline
+        self._student_metrics = PretrainingTask(self.eval_batches, unigram_token_id=unigram_token_id)
         self._teacher_eval: dict[str, float] | None = None
 
     # --- the Task protocol ------------------------------------------------------------------------------
@@ -159,10 +163,10 @@ class DistillationTask:
         if self._teacher_eval is None:  # the teacher is frozen: its metrics are computed once
             teacher = self._student_metrics.summarize(teacher_sums)
             self._teacher_eval = {f"teacher_{k}": v for k, v in teacher.items()
-                                  if k in ("mlm_loss", "mlm_acc", "nsp_loss", "nsp_acc")}
+                                  if k in TEACHER_METRICS}
         metrics = self.summarize(sums)
         metrics["examples"] = sum(int(b["input_ids"].shape[0]) for b in self.eval_batches)
-        return {**metrics, **self._teacher_eval}
+        return {**metrics, **self._student_metrics.unigram, **self._teacher_eval}
 
     # --- helpers ---------------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bertlab.config import IGNORE_INDEX, get_preset
+from bertlab.config import IGNORE_INDEX, check_field_types, get_preset
 from bertlab.data import load_tokenizer, train_tokenizer
 from bertlab.finetune.data import EncodedSplit, EncodedTask, encode_task
 from bertlab.finetune.metrics import classification_metrics, confusion_matrix
@@ -33,7 +33,7 @@ from bertlab.model.classifier import BertForClassification, load_encoder_weights
 from bertlab.model.pooling import check_pooling
 from bertlab.train.checkpoint import save_weights
 from bertlab.train.loop import TrainResult, TrainSettings, train
-from bertlab.train.run import load_run, start_run
+from bertlab.train.run import load_run, open_run, start_run
 
 MODES = ("finetune", "features")
 SELECT_METRICS = ("macro_f1", "accuracy")
@@ -156,11 +156,15 @@ class FinetuneOptions(TrainSettings):
     keep_checkpoints: int = 1
 
     def __post_init__(self) -> None:
+        if isinstance(self.keep_checkpoints, bool):  # runs before 0.1 saved it as true / false
+            self.keep_checkpoints = int(self.keep_checkpoints)
+        check_field_types(FinetuneOptions, asdict(self), "options")
         super().__post_init__()
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.select_metric not in SELECT_METRICS:
             raise ValueError(f"select_metric must be one of {', '.join(SELECT_METRICS)}, got {self.select_metric!r}")
+        self.train_settings()  # learning rate, device, intervals: refused now, before the task is read
 
     def train_settings(self) -> TrainSettings:
         eval_every = self.eval_every if self.eval_every is not None else max(1, self.steps // 5)
@@ -255,7 +259,15 @@ def build_model(source: EncoderSource, task: TaskData, mode: str, pooling: str |
 
 def finetune(options: FinetuneOptions, task: TaskData | None = None, source: EncoderSource | None = None,
              encoded: EncodedTask | None = None, callbacks=()) -> FinetuneResult:
-    """Load the task and encoder (unless given), train, keep the best-by-dev weights, score them on test."""
+    """Load the task and encoder (unless given), train, keep the best-by-dev weights, score them on test.
+
+    The run folder is locked from the start (one writer per run: ``bertlab.train.runlock``)."""
+    with open_run(options.out, holds_run_file="config.json", hint="choose another --out or delete it") as run_dir:
+        return _finetune(options, run_dir, task, source, encoded, callbacks)
+
+
+def _finetune(options: FinetuneOptions, run_dir: Path | None, task: TaskData | None, source: EncoderSource | None,
+              encoded: EncodedTask | None, callbacks) -> FinetuneResult:
     began = time.time()
     if source is None and options.from_run:
         source = resolve_source(options)
@@ -274,12 +286,12 @@ def finetune(options: FinetuneOptions, task: TaskData | None = None, source: Enc
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     summary = (f"{task!r}\nencoder: {source.description}; mode {options.mode}, pooling {model.pooling}; "
                f"{trainable:,} of {model.num_parameters():,} parameters train") if options.progress else None
-    run_dir = start_run(options.out, "finetune", source.config, source.tokenizer, summary=summary,
-                        holds_run="config.json", model_class=type(model).__name__, model_kwargs=model.model_kwargs,
-                        task=task.summary(), encoded=encoded.stats(),
-                        finetune={"mode": options.mode, "pooling": model.pooling, "encoder": source.description,
-                                  "from_run": options.from_run, "select_metric": options.select_metric},
-                        options=asdict(options), train=asdict(settings))
+    start_run(run_dir, "finetune", source.config, source.tokenizer, summary=summary,
+              model_class=type(model).__name__, model_kwargs=model.model_kwargs,
+              task=task.summary(), encoded=encoded.stats(),
+              finetune={"mode": options.mode, "pooling": model.pooling, "encoder": source.description,
+                        "from_run": options.from_run, "select_metric": options.select_metric},
+              options=asdict(options), train=asdict(settings))
     ft_task = FinetuneTask(encoded.dev, len(task.labels), options.select_metric, run_dir)
     result = train(model, ft_task, lambda step: encoded.train.batch(step, options.batch_size, options.seed), settings,
                    run_dir, callbacks=(ft_task.on_record, *callbacks))

@@ -6,11 +6,25 @@ import torch
 import torch.nn.functional as F
 
 from bertlab.config import IGNORE_INDEX
-from bertlab.homework.grading import Report, register
-from bertlab.homework.helpers import as_tensor, close, diagnose, pct, scalar, token_batch, word_batch
+from bertlab.homework.grading import Report, hidden_generator, register
+from bertlab.homework.helpers import as_tensor, close, diagnose, needs_gradient, pct, scalar, token_batch, word_batch
 
 MASK_ID = 4
 NUM_SPECIAL = 5  # [PAD] [UNK] [CLS] [SEP] [MASK]
+CHANGED_ONLY = ("No labelled token reached the model unchanged: your labels are set only where the input changed. "
+                "The 10 % of the chosen tokens left unchanged are still chosen and keep their label: the model must "
+                "predict them too, and since it cannot tell which tokens were chosen it learns a representation of "
+                "every input token (BERT §3.1). Set the labels from the choice, before deciding what the model sees.")
+
+
+def labels_only_where_changed(masked: torch.Tensor, labels: torch.Tensor, original: torch.Tensor) -> bool:
+    """The mistake of labelling only the tokens whose input changed: among many labels, some are random
+    replacements but not one is unchanged (BERT's rule leaves ~10 % of them unchanged; an answer that makes every
+    chosen token [MASK] has no unchanged ones either, and another hint)."""
+    chosen = labels != IGNORE_INDEX
+    seen, wanted = masked[chosen], original[chosen]
+    random_replaced = (seen != MASK_ID) & (seen != wanted)
+    return int(chosen.sum()) > 100 and bool(random_replaced.any()) and not bool((seen == wanted).any())
 
 
 @register("mlm_masking", 1, "BERT's 80/10/10 masking",
@@ -21,7 +35,7 @@ def check_mlm_masking(fn, r: Report) -> None:
     ids, special = token_batch(vocab_size=V)
     original = ids.clone()
     out = r.call(fn, ids, special, V, mask_token_id=MASK_ID, mlm_probability=0.15,
-                 generator=torch.Generator().manual_seed(0))
+                 generator=hidden_generator(0))
     B, T = ids.shape
     result = {}
 
@@ -87,11 +101,12 @@ def check_mlm_masking(fn, r: Report) -> None:
     @r.rule("mlm_probability is respected (40 % when asked for 40 %)")
     def _():
         out40 = r.call(fn, original.clone(), special, V, mask_token_id=MASK_ID, mlm_probability=0.4,
-                       generator=torch.Generator().manual_seed(1))
+                       generator=hidden_generator(1))
         rate = float((out40[1] != IGNORE_INDEX)[real].float().mean())
         if not abs(rate - 0.4) < 0.03:
-            r.fail(f"with mlm_probability=0.4, {pct(rate)} of the real tokens were chosen; "
-                   f"use the argument instead of a fixed 0.15")
+            hint = (CHANGED_ONLY if labels_only_where_changed(out40[0], out40[1], original)
+                    else "use the argument instead of a fixed 0.15")
+            r.fail(f"with mlm_probability=0.4, {pct(rate)} of the real tokens were chosen; {hint}")
 
     @r.rule("tokens that are not chosen reach the model unchanged")
     def _():
@@ -112,7 +127,9 @@ def check_mlm_masking(fn, r: Report) -> None:
         rnd = 1 - m - keep
         if not (abs(m - 0.8) < 0.05 and abs(rnd - 0.1) < 0.04 and abs(keep - 0.1) < 0.04):
             hint = ""
-            if m > 0.97:
+            if labels_only_where_changed(masked, labels, original):
+                hint = " " + CHANGED_ONLY
+            elif m > 0.97:
                 hint = (" Every chosen token became [MASK]: BERT replaces only 80 % of them, so the model also "
                         "learns about real tokens ([MASK] never appears when it is fine-tuned).")
             elif abs(m - 0.72) < 0.04 or abs(m - 0.64) < 0.04:
@@ -140,11 +157,11 @@ def check_mlm_masking(fn, r: Report) -> None:
     @r.rule("all randomness comes from `generator` (the same seed gives the same masks)")
     def _():
         a = r.call(fn, original.clone(), special, V, mask_token_id=MASK_ID, mlm_probability=0.15,
-                   generator=torch.Generator().manual_seed(42))
+                   generator=hidden_generator(42))
         torch.manual_seed(12345)  # perturb the global generator: a correct answer does not use it
         torch.rand(7)
         b = r.call(fn, original.clone(), special, V, mask_token_id=MASK_ID, mlm_probability=0.15,
-                   generator=torch.Generator().manual_seed(42))
+                   generator=hidden_generator(42))
         if not (torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])):
             r.fail("two calls with torch.Generator().manual_seed(42) gave different results: pass "
                    "generator=generator to every torch.rand / torch.randint call, so masks are reproducible")
@@ -155,7 +172,7 @@ def check_mlm_masking(fn, r: Report) -> None:
 def check_whole_word(fn, r: Report) -> None:
     word_ids, special, pieces = word_batch()
     original = word_ids.clone()
-    out = r.call(fn, word_ids, special, mlm_probability=0.15, generator=torch.Generator().manual_seed(0))
+    out = r.call(fn, word_ids, special, mlm_probability=0.15, generator=hidden_generator(0))
     result = {}
 
     @r.rule("returns a boolean tensor shaped like word_ids", required=True)
@@ -210,17 +227,17 @@ def check_whole_word(fn, r: Report) -> None:
 
     @r.rule("all randomness comes from `generator`")
     def _():
-        a = r.call(fn, original.clone(), special, mlm_probability=0.15, generator=torch.Generator().manual_seed(5))
+        a = r.call(fn, original.clone(), special, mlm_probability=0.15, generator=hidden_generator(5))
         torch.manual_seed(999)
         torch.rand(3)
-        b = r.call(fn, original.clone(), special, mlm_probability=0.15, generator=torch.Generator().manual_seed(5))
+        b = r.call(fn, original.clone(), special, mlm_probability=0.15, generator=hidden_generator(5))
         if not torch.equal(torch.as_tensor(a).bool(), torch.as_tensor(b).bool()):
             r.fail("two calls with torch.Generator().manual_seed(5) chose different words: pass "
                    "generator=generator to torch.rand")
 
 
 def _mlm_case(seed: int = 3):
-    g = torch.Generator().manual_seed(seed)
+    g = hidden_generator(seed)
     B, T, V = 4, 12, 50
     logits = torch.randn(B, T, V, generator=g) * 2
     labels = torch.full((B, T), IGNORE_INDEX)
@@ -275,9 +292,7 @@ def check_mlm_loss(fn, r: Report) -> None:
     @r.rule("gradients reach only the labelled positions")
     def _():
         loss = holder["loss"]
-        if not loss.requires_grad:
-            r.fail("the returned loss has no gradient: compute it from `logits` with torch operations "
-                   "(no .item(), .detach(), numpy or torch.no_grad())")
+        needs_gradient(r, loss, "the returned loss", "`logits`")
         loss.backward()
         if given.grad is None:
             r.fail("backward() gave `logits` no gradient")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from bertlab.homework.grading import Report, register
+from bertlab.homework.grading import Report, hidden_random, register
 from bertlab.homework.helpers import pct
 
 IS_NEXT, NOT_NEXT = 0, 1
@@ -82,7 +82,7 @@ def _documents():
 def check_nsp_example(fn, r: Report) -> None:
     docs = _documents()
     doc, others = docs[0], docs[1:]
-    rng = random.Random(0)
+    rng = hidden_random(0)
     results = [(i, r.call(fn, doc, i, others, rng)) for i in (0, 1, 2) for _ in range(200)]
     sentences_elsewhere = {s for d in others for s in d}
 
@@ -137,10 +137,23 @@ def check_nsp_example(fn, r: Report) -> None:
             r.fail(f"{len(chosen)} NotNext examples used only {len(set(chosen))} different sentences from "
                    f"{len(docs_used)} documents: pick a random document, then a random sentence in it")
 
+    @r.rule("NotNext sentences come from anywhere in their document, not only its start")
+    def _():
+        chosen = [out[1] for _, out in results if out[2] == NOT_NEXT and out[1] in sentences_elsewhere]
+        positions = [int(s.split("s")[1]) for s in chosen]  # "d3s2": sentence 2 of document 3
+        if len(positions) < 50:
+            return  # too few NotNext examples to judge; the 50 % rule reports it
+        first = positions.count(0) / len(positions)  # a random sentence: ~1 in 5 (these documents have 4-6)
+        if first > 0.5 or len(set(positions)) < 3:
+            r.fail(f"{pct(first)} of {len(positions)} NotNext sentences are the first sentence of their document "
+                   f"(positions used: {sorted(set(positions))}): pick a random sentence in the random document "
+                   f"(rng.choice(other)), not other[0]. Openings of documents read differently from the rest "
+                   f"(names, no pronouns), a cue the model could learn instead of the relation between A and B")
+
     @r.rule("all randomness comes from `rng` (the same seed gives the same examples)")
     def _():
         def run(seed: int) -> list[tuple]:
-            rng_run = random.Random(seed)
+            rng_run = hidden_random(seed)
             return [tuple(r.call(fn, doc, i % 3, others, rng_run)) for i in range(30)]
 
         first = run(11)
@@ -154,7 +167,7 @@ def check_nsp_example(fn, r: Report) -> None:
           "my_sop_example(segment_a, segment_b, rng) -> (first, second, label)")
 def check_sop_example(fn, r: Report) -> None:
     a, b = "the man went to the store .", "he bought a gallon of milk ."
-    rng = random.Random(0)
+    rng = hidden_random(0)
     results = [r.call(fn, a, b, rng) for _ in range(400)]
 
     @r.rule("returns (first, second, label) with label 0 or 1", required=True)
@@ -190,7 +203,7 @@ def check_sop_example(fn, r: Report) -> None:
     @r.rule("all randomness comes from `rng`")
     def _():
         def run(seed: int) -> list[tuple]:
-            rng_run = random.Random(seed)
+            rng_run = hidden_random(seed)
             return [tuple(r.call(fn, a, b, rng_run)) for _ in range(20)]
 
         first = run(3)

@@ -6,14 +6,15 @@ import torch
 import torch.nn.functional as F
 
 from bertlab.distill.losses import attention_loss
-from bertlab.homework.grading import Report, register
+from bertlab.homework.grading import Report, hidden_cases, hidden_generator, register
 from bertlab.homework.helpers import close, diagnose, must_raise_value_error, scalar
 
 
 @register("layer_map", 4, "TinyBERT's uniform layer mapping g(m) = m·N/M",
           "my_uniform_layer_map(M, N) -> [g(0), g(1), ..., g(M)]")
 def check_layer_map(fn, r: Report) -> None:
-    cases = [(4, 12), (2, 4), (1, 6), (3, 12), (6, 12), (4, 4)]
+    cases = hidden_cases([(4, 12), (2, 4), (1, 6), (3, 12), (6, 12), (4, 4)],
+                         lambda g: (lambda M: (M, M * g.randrange(1, 5)))(g.randrange(2, 9)))
     got = {case: r.call(fn, *case) for case in cases}
 
     @r.rule("returns a list of M + 1 whole numbers", required=True)
@@ -51,7 +52,7 @@ def check_layer_map(fn, r: Report) -> None:
 
 
 def _attention_case(seed: int = 0):
-    g = torch.Generator().manual_seed(seed)
+    g = hidden_generator(seed)
     B, A, T = 3, 4, 7
     s = torch.randn(B, A, T, T, generator=g) * 3
     t = torch.randn(B, A, T, T, generator=g) * 3
@@ -136,7 +137,7 @@ def check_attention_loss(fn, r: Report) -> None:
 @register("hidden_loss", 4, "TinyBERT's hidden-state loss with a width projection",
           "my_hidden_loss(h_s (B, T, H_S), h_t (B, T, H_T), W_h (H_S, H_T), attention_mask (B, T)) -> scalar")
 def check_hidden_loss(fn, r: Report) -> None:
-    g = torch.Generator().manual_seed(1)
+    g = hidden_generator(1)
     B, T, H_S, H_T = 3, 6, 8, 12
     h_s, h_t = torch.randn(B, T, H_S, generator=g), torch.randn(B, T, H_T, generator=g)
     W_h = torch.randn(H_S, H_T, generator=g) * 0.3  # noqa: N806
@@ -144,7 +145,8 @@ def check_hidden_loss(fn, r: Report) -> None:
     mask[0, 4:] = 0
     mask[2, 2:] = 0
     given_s, given_w = h_s.clone().requires_grad_(True), W_h.clone().requires_grad_(True)
-    out = r.call(fn, given_s, h_t.clone(), given_w, mask.clone())
+    given_t = h_t.clone().requires_grad_(True)  # as a teacher's states would, were it not run under no_grad
+    out = r.call(fn, given_s, given_t, given_w, mask.clone())
     real = mask.bool()
     sq = ((h_s @ W_h) - h_t).pow(2)  # (B, T, H_T)
     expected = float(sq[real].sum() / (real.sum() * H_T))
@@ -171,7 +173,7 @@ def check_hidden_loss(fn, r: Report) -> None:
         hint = diagnose(value, candidates) or "project with h_s @ W_h, subtract h_t, square, average over real tokens and features."
         r.fail(f"got {value:.6f}, expected {expected:.6f}: {hint}")
 
-    @r.rule("the student and W_h get gradients; the teacher's states do not")
+    @r.rule("the student and W_h get gradients; the teacher's states do not (it only supplies targets)")
     def _():
         loss = holder["loss"]
         if not loss.requires_grad:
@@ -179,18 +181,22 @@ def check_hidden_loss(fn, r: Report) -> None:
         loss.backward()
         if given_s.grad is None or given_w.grad is None:
             r.fail("h_s or W_h received no gradient: W_h is learned together with the student")
+        if given_t.grad is not None and float(given_t.grad.abs().sum()) > 0:
+            r.fail("the teacher's states h_t received a gradient: use h_t.detach(). The teacher is frozen and only "
+                   "supplies targets; a gradient into it would move the targets toward the student")
 
 
 @register("soft_cross_entropy", 4, "the prediction-layer loss against the teacher's soft targets",
           "my_soft_cross_entropy(student_logits (N, V), teacher_logits (N, V), temperature) -> scalar")
 def check_soft_cross_entropy(fn, r: Report) -> None:
-    g = torch.Generator().manual_seed(2)
+    g = hidden_generator(2)
     N, V = 6, 11
     z_s, z_t = torch.randn(N, V, generator=g) * 2, torch.randn(N, V, generator=g) * 2
     results = {}
+    teacher = z_t.clone().requires_grad_(True)  # as a teacher's logits would, were it not run under no_grad
     for temp in (1.0, 2.0):
         given = z_s.clone().requires_grad_(True)
-        results[temp] = (given, r.call(fn, given, z_t.clone(), temp))
+        results[temp] = (given, r.call(fn, given, teacher if temp == 1.0 else z_t.clone(), temp))
 
     def reference(t: float) -> float:
         p_t = F.softmax(z_t / t, -1)
@@ -238,7 +244,7 @@ def check_soft_cross_entropy(fn, r: Report) -> None:
     def _():
         compare(2.0)
 
-    @r.rule("the student's logits get a gradient")
+    @r.rule("the student's logits get a gradient; the teacher's do not (it only supplies targets)")
     def _():
         given, loss = results[1.0]
         if not loss.requires_grad:
@@ -246,3 +252,6 @@ def check_soft_cross_entropy(fn, r: Report) -> None:
         loss.backward()
         if given.grad is None:
             r.fail("student_logits received no gradient")
+        if teacher.grad is not None and float(teacher.grad.abs().sum()) > 0:
+            r.fail("teacher_logits received a gradient: use teacher_logits.detach(). The teacher is frozen; its "
+                   "softened probabilities are the targets, which must not move toward the student")

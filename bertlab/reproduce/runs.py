@@ -12,21 +12,21 @@ A variant changes one thing of the reference (BERT shape, E = H, no sharing, dyn
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bertlab.analysis.params import count_parameters
 from bertlab.config import IGNORE_INDEX
-from bertlab.data import PretrainingDataset, save_tokenizer, unigram_baseline
+from bertlab.data import PretrainingDataset, save_tokenizer
 from bertlab.model import BertForPreTraining
-from bertlab.pretrain import PretrainOptions, build_data, model_config
+from bertlab.pretrain import PretrainOptions, build_data, model_config, task_and_baselines
 from bertlab.reproduce.budget import Scale
 from bertlab.train.device import pick_device
 from bertlab.train.loop import train
 from bertlab.train.pretraining import PretrainingTask
 from bertlab.train.run import write_run_config
+from bertlab.train.runlock import clear, run_lock
 
 VARIANT_LABELS = {"reference": "BERT (E = H, not shared, dynamic, MLM + NSP)", "factorized": "factorized E < H",
                   "shared": "all layers shared", "static": "static masking", "no-nsp": "MLM only (no NSP)"}
@@ -45,6 +45,7 @@ class RunOutcome:
     unigram_mlm_acc: float
     epochs: float  # passes over the training examples
     dupe_factor: int | None = None  # static masking: copies of the masks
+    unigram_mlm_acc_mask: float | None = None  # the unigram baseline at [MASK] positions (None: an older outcome)
     cross_eval: dict = field(default_factory=dict)  # {"pairs": {...}, "full-sentence": {...}} held-out metrics
     model: object = None  # the trained model (kept in memory for cross-evaluation; not serialised)
 
@@ -72,9 +73,14 @@ def options_for(scale: Scale, variant: str, seed: int, out: Path | None, progres
 def run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, progress: bool = False) -> RunOutcome:
     """Train one variant at one seed into ``run_dir`` (replacing what was there); the same glue as
     ``bertlab.pretrain.pretrain``, plus the static-masking copy count, which ``PretrainOptions`` leaves fixed."""
+    options = options_for(scale, variant, seed, run_dir, progress)
+    with run_lock(run_dir):
+        return _run_variant(scale, variant, seed, run_dir, options)
+
+
+def _run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, options) -> RunOutcome:
     import torch
 
-    options = options_for(scale, variant, seed, run_dir, progress)
     data = build_data(options)
     train_data, dupe_factor = data.train, None
     epochs = scale.steps * scale.batch_size / len(train_data)
@@ -86,25 +92,20 @@ def run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, progress: 
     config = model_config(options, data.tokenizer.get_vocab_size())
     torch.manual_seed(seed)
     model = BertForPreTraining(config)
-    baseline = unigram_baseline(data.held_out, token_id=unigram_baseline(data.train).token_id,
-                                num_batches=len(data.eval_batches), batch_size=data.eval_batches[0]["labels"].shape[0])
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
+    task, baselines = task_and_baselines(options, data)
+    clear(run_dir)  # replace what was there
     save_tokenizer(data.tokenizer, run_dir / "tokenizer.json")
     write_run_config(run_dir, "pretrain", config, options=asdict(options),
                      data={"corpus": options.corpus, "train_examples": len(train_data), "static_dupe_factor": dupe_factor},
-                     baselines={"unigram_mlm_acc": baseline.accuracy, "unigram_token_id": baseline.token_id,
-                                "nsp_chance": 0.5 if options.objective != "mlm" else None})
-    task = PretrainingTask(data.eval_batches, nsp_weight=options.nsp_weight)
+                     baselines=baselines)
     began = time.time()
     result = train(model, task, lambda step: train_data.batch(step, options.batch_size), options.train_settings(),
                    run_dir, callbacks=())
     if result.status != "finished":
         raise KeyboardInterrupt
     return RunOutcome(variant, seed, str(run_dir), dict(result.last_eval), time.time() - began, result.step,
-                      count_parameters(model).to_dict(), float(baseline.accuracy), round(epochs, 2), dupe_factor,
-                      model=model)
+                      count_parameters(model).to_dict(), float(baselines["unigram_mlm_acc"]), round(epochs, 2),
+                      dupe_factor, unigram_mlm_acc_mask=baselines["unigram_mlm_acc_mask"], model=model)
 
 
 def held_out_batches(scale: Scale, objective: str) -> list:

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
 
 from bertlab.config import BertConfig
-from bertlab.data.tokenizer import save_tokenizer
+from bertlab.data.tokenizer import read_tokenizer_file, save_tokenizer
 from bertlab.distill.models import DISTILL_MODEL_CLASSES
 from bertlab.io import atomic_write_json
 from bertlab.model import BertForPreTraining, BertForSequenceClassification, BertForTokenClassification, BertModel
 from bertlab.model.classifier import FINETUNE_MODEL_CLASSES
-from bertlab.train.checkpoint import latest_checkpoint, load_weights
+from bertlab.train.checkpoint import load_weights, resumable_checkpoint
 from bertlab.train.metrics import Metrics, read_metrics
+from bertlab.train.runlock import run_lock
 
 
 def model_classes() -> dict[str, type[nn.Module]]:
@@ -39,40 +42,30 @@ def write_run_config(run_dir: str | Path, kind: str, model_config: BertConfig, m
     return data
 
 
-def start_run(out: str | Path | None, kind: str, model_config: BertConfig, tokenizer, resume: bool = False,
-              summary: str | None = None, holds_run: str = "checkpoints", **config) -> Path | None:
-    """Open the run folder ``out`` for a run of ``kind`` (None: a run that writes nothing).
-
-    A new run refuses a folder that already holds one (``holds_run`` exists in it), creates the folder and writes
-    ``tokenizer.json`` and ``config.json`` (``config``: ``model_class``, ``model_kwargs`` and the sections of
-    ``write_run_config``); ``resume`` opens the folder as it is. ``summary`` goes to stderr (the run's one-line
-    description: data, model size, baselines)."""
-    run_dir = Path(out) if out else None
-    if run_dir is not None and not resume:
-        if (run_dir / holds_run).exists():
-            hint = "continue it with --resume or choose another --out" if holds_run == "checkpoints" else \
-                "choose another --out or delete it"
+@contextmanager
+def open_run(out: str | Path | None, resume: bool = False, holds_run_file: str = "checkpoints",
+             hint: str = "continue it with --resume or choose another --out") -> Iterator[Path | None]:
+    """Hold ``out``'s writer lock for the ``with`` block (``bertlab.train.runlock``: one writer per run folder;
+    a failed start takes back what it wrote) and refuse a folder that already holds a run (``holds_run_file``
+    exists in it) unless resuming. Every run kind opens its folder here, before any slow work."""
+    with run_lock(out) as run_dir:
+        if run_dir is not None and not resume and (run_dir / holds_run_file).exists():
             raise ValueError(f"{run_dir} already holds a run; {hint}")
+        yield run_dir
+
+
+def start_run(run_dir: Path | None, kind: str, model_config: BertConfig, tokenizer, resume: bool = False,
+              summary: str | None = None, **config) -> None:
+    """Start a run of ``kind`` in the folder ``open_run`` gave (None: a run that writes nothing): a new run
+    writes ``tokenizer.json`` and ``config.json`` (``config``: ``model_class``, ``model_kwargs`` and the sections
+    of ``write_run_config``); a resumed one keeps what is there. ``summary`` goes to stderr (the run's one-line
+    description: data, model size, baselines)."""
+    if run_dir is not None and not resume:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_tokenizer(tokenizer, run_dir / "tokenizer.json")
         write_run_config(run_dir, kind, model_config, **config)
     if summary:
         print(summary, file=sys.stderr)
-    return run_dir
-
-
-def resumed_options(out: str | Path, options_class, steps: int | None, error: str, kind: str | None = None):
-    """The options a run in ``out`` was started with (its config.json "options"), set to resume it there, with
-    ``steps`` (when given) as the new total; ``error`` when the folder holds no such run (of ``kind``)."""
-    config = read_run_config(out)
-    saved = config.get("options")
-    if not saved or (kind is not None and config.get("kind") != kind):
-        raise ValueError(error)
-    options = options_class(**saved)
-    options.resume, options.out = True, str(out)
-    if steps is not None:
-        options.steps = steps
-    return options
 
 
 @dataclass
@@ -106,6 +99,38 @@ def read_run_config(path: str | Path) -> dict:
         raise ValueError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
 
 
+# what a resumed run may change: how long it goes on, where and how it runs, how often it reports; everything
+# else (shape, data, objective, learning rate, seed ...) must stay as saved, or the resumed run is another run
+RESUME_ADJUSTABLE = ("steps", "device", "compile", "eval_every", "checkpoint_every", "log_every", "progress", "out",
+                     "resume")
+FLAG_NAMES = {"learning_rate": "--lr", "attention_mask_kind": "--attention-mask", "student_run": "--student"}
+
+
+def resumed_options(cls, out: str | Path, kind: str, changes: dict):
+    """``cls`` (PretrainOptions, DistillOptions) as run ``out`` was started (its config.json), with ``changes``
+    (flags given with --resume): those in RESUME_ADJUSTABLE apply; any other must equal the saved value, else
+    a ValueError names the flag and the saved value."""
+    config = read_run_config(out)
+    saved = config.get("options")
+    if not isinstance(saved, dict) or config.get("kind", "pretrain") != kind:
+        raise ValueError(f"{out}/config.json was not written by bertlab {kind}; nothing to resume")
+    may_change = ", ".join("--" + k.replace("_", "-") for k in RESUME_ADJUSTABLE[:6])
+    for name, value in changes.items():
+        if name in RESUME_ADJUSTABLE:
+            continue
+        if name == "model_overrides":  # compare the fields given, not the whole dict
+            pairs = [(f"model field {k}", k, v, (saved.get(name) or {}).get(k)) for k, v in value.items()]
+        else:
+            pairs = [(FLAG_NAMES.get(name, "--" + name.replace("_", "-")), name, value, saved.get(name))]
+        for flag, field, wanted, was in pairs:
+            if json.loads(json.dumps(wanted)) != json.loads(json.dumps(was)):
+                raise ValueError(f"{flag} {wanted} conflicts with the run in {out}, which was started with {field} = "
+                                 f"{was!r}; --resume keeps a run's saved settings (only {may_change} may change): "
+                                 f"drop {flag}, or start a new run with another --out")
+    adjusted = {k: v for k, v in changes.items() if k in RESUME_ADJUSTABLE}
+    return cls(**{**saved, **adjusted, "resume": True, "out": str(out)})
+
+
 def read_status(path: str | Path) -> dict:
     """``status.json``; a run whose status says running but has not written for 10 minutes is "stale"."""
     try:
@@ -120,9 +145,10 @@ def resolve_weights(path: Path, checkpoint: str | int | None) -> Path:
             return path / "model.safetensors"
         checkpoint = "latest"
     if checkpoint == "latest":
-        latest = latest_checkpoint(path)
+        latest, skipped = resumable_checkpoint(path)
         if latest is None:
-            raise FileNotFoundError(f"{path}: no model.safetensors and no checkpoint yet")
+            damaged = f" (damaged: {'; '.join(f'{n}: {why}' for n, why in skipped)})" if skipped else ""
+            raise FileNotFoundError(f"{path}: no model.safetensors and no usable checkpoint yet{damaged}")
         return latest / "model.safetensors"
     name = f"step-{int(checkpoint):06d}" if str(checkpoint).isdigit() else str(checkpoint)
     weights = path / "checkpoints" / name / "model.safetensors"
@@ -138,11 +164,15 @@ def load_run(path: str | Path, checkpoint: str | int | None = None) -> Run:
     ``checkpoint``: None = the final ``model.safetensors`` (or the latest checkpoint of a running run),
     "latest", a step number, or a checkpoint folder name such as "step-000500".
     """
-    from tokenizers import Tokenizer
-
     path = Path(path)
     config = read_run_config(path)
-    model_config = BertConfig.from_dict(config["model"])
+    if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
+        raise ValueError(f"{path}/config.json has no \"model\" section (the model's shape); the file is damaged "
+                         f"or was not written by bertlab: copy it again from the run that made it")
+    try:
+        model_config = BertConfig.from_dict(config["model"])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}/config.json: its \"model\" section is not a valid model ({err})") from None
     classes = model_classes()
     class_name = config.get("model_class", "BertForPreTraining")
     if class_name not in classes:
@@ -153,5 +183,5 @@ def load_run(path: str | Path, checkpoint: str | int | None = None) -> Run:
     tokenizer_path = path / "tokenizer.json"
     if not tokenizer_path.exists():
         raise FileNotFoundError(f"{path}: tokenizer.json is missing; the run folder is incomplete")
-    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    tokenizer = read_tokenizer_file(tokenizer_path)
     return Run(path, config, model_config, model.eval(), tokenizer, weights)
