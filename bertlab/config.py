@@ -44,6 +44,9 @@ class BertConfig:
     share_layers: str = "none"  # ALBERT §3.1 cross-layer sharing: none | all | attention | ffn
     norm_placement: str = "post"  # "post" = BERT (LayerNorm after the residual); "pre" = pre-LN variant
     pad_token_id: int = 0
+    # XLM §3.1 language embeddings: a table of this many rows added to token + position embeddings; 0 = none
+    # (BERT), so models and config files without the field behave exactly as before
+    num_languages: int = 0
 
     def __post_init__(self) -> None:
         positive = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
@@ -56,6 +59,9 @@ class BertConfig:
                                                 or self.embedding_size <= 0):
             raise ValueError(f"BertConfig.embedding_size must be a positive integer or None (E = H), "
                              f"got {self.embedding_size!r}")
+        if not isinstance(self.num_languages, int) or isinstance(self.num_languages, bool) or self.num_languages < 0:
+            raise ValueError(f"BertConfig.num_languages must be 0 (no language embeddings) or a positive integer, "
+                             f"got {self.num_languages!r}")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"BertConfig.hidden_size {self.hidden_size} is not divisible by num_attention_heads "

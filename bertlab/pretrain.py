@@ -16,12 +16,19 @@ from pathlib import Path
 from bertlab.config import SHARE_MODES, BertConfig, check_field_types, check_overrides, get_preset
 from bertlab.data import PretrainingDataset, get_tokenizer, load_corpus, unigram_baseline
 from bertlab.data.attention_masks import check_objective, prepare_batch
-from bertlab.data.datasets import OBJECTIVES, resolve_masking_unit
+from bertlab.data.crosslingual import CROSSLINGUAL_OBJECTIVES, LANGUAGES, RANKING_OBJECTIVE, crosslingual_data
+from bertlab.data.datasets import OBJECTIVES as DOCUMENT_OBJECTIVES
+from bertlab.data.datasets import resolve_masking_unit
 from bertlab.model import BertForPreTraining
 from bertlab.train.loop import TrainResult, TrainSettings, train
 from bertlab.train.pretraining import PretrainingTask
+from bertlab.train.ranking import RankingTask
 from bertlab.train.run import open_run, resumed_options, start_run
 
+
+
+# BERT / ALBERT / RoBERTa on documents, then XLM's and the LASER-style ones on a parallel corpus
+OBJECTIVES = DOCUMENT_OBJECTIVES + CROSSLINGUAL_OBJECTIVES
 
 
 @dataclass
@@ -40,6 +47,8 @@ class PretrainOptions(TrainSettings):
     # UNILM's self-attention mask (bertlab/data/attention_masks.py): bidirectional (BERT), left-to-right, seq2seq
     attention_mask_kind: str = "bidirectional"
     masking: str = "dynamic"
+    # XLM §3.1 language embeddings (BertConfig.num_languages = 2: en, zh) for the cross-lingual objectives
+    language_embeddings: bool = False
     # what one masking draw covers: token (BERT), word (whole-word masking), knowledge (whole entities and
     # phrases, ERNIE 1.0 §3.2, bertlab/data/knowledge.py); whole_word=True is the older spelling of "word"
     masking_unit: str = "token"
@@ -86,6 +95,17 @@ class PretrainOptions(TrainSettings):
             raise ValueError(f"held_out_fraction must be between 0 and 1, got {self.held_out_fraction}")
         check_overrides(self.model_overrides)
         self.train_settings()  # learning rate, device, intervals: refused now, before any data is built
+        if self.objective in CROSSLINGUAL_OBJECTIVES:
+            self._check_crosslingual()
+
+    def _check_crosslingual(self) -> None:
+        """The cross-lingual objectives take token masking, dynamic masks and BERT's attention, nothing else."""
+        unsupported = {"--masking static": self.masking != "dynamic", "--masking-unit": self.masking_unit != "token",
+                       "--attention-mask": self.attention_mask_kind != "bidirectional",
+                       "--warmup-seq-length": bool(self.warmup_seq_length)}
+        for flag, given in unsupported.items():
+            if given:
+                raise ValueError(f"{flag} is not available with --objective {self.objective}; leave it out")
 
     @property
     def warmup_seq_step_count(self) -> int:
@@ -108,6 +128,8 @@ def model_config(options: PretrainOptions, vocab_size: int) -> BertConfig:
         overrides["embedding_size"] = options.embedding_size
     if options.share_layers is not None:
         overrides["share_layers"] = options.share_layers
+    if options.language_embeddings:
+        overrides["num_languages"] = len(LANGUAGES)
     config = get_preset(options.preset, **overrides)
     return config.replace(vocab_size=vocab_size,
                           max_position_embeddings=max(config.max_position_embeddings, options.max_seq_length))
@@ -125,6 +147,8 @@ class PretrainData:
 def build_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
     """Split by document, train the tokenizer on the training part (unless ``tokenizer`` is given, e.g. a
     teacher's for distillation), build both datasets."""
+    if options.objective in CROSSLINGUAL_OBJECTIVES:
+        return build_crosslingual_data(options, tokenizer)
     corpus = load_corpus(options.corpus)
     split_seed = options.seed if options.split_seed is None else options.split_seed
     train_corpus, held_out_corpus = corpus.split(options.held_out_fraction, seed=split_seed)
@@ -150,6 +174,17 @@ def build_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
     return PretrainData(train_data, held_out, tokenizer, eval_batches, warmup)
 
 
+def build_crosslingual_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
+    """XLM's MLM / TLM or translation-ranking data on a parallel corpus (``bertlab.data.crosslingual``)."""
+    split_seed = options.seed if options.split_seed is None else options.split_seed
+    data = crosslingual_data(options.objective, options.corpus, options.vocab_size, options.lowercase,
+                             options.max_seq_length, options.held_out_fraction, options.seed, split_seed, tokenizer)
+    eval_size = 64
+    n_batches = max(1, min(options.eval_examples, len(data.held_out.pair_ids) or len(data.held_out)) // eval_size)
+    eval_batches = [data.held_out.batch(i, eval_size) for i in range(n_batches)]
+    return PretrainData(data.train, data.held_out, data.tokenizer, eval_batches)
+
+
 def batch_function(options: PretrainOptions, data: PretrainData):
     """``batch_fn(step)`` for the training loop: short inputs during sequence-length warm-up, then full ones.
 
@@ -166,15 +201,19 @@ def batch_function(options: PretrainOptions, data: PretrainData):
     return batch_fn
 
 
-def task_and_baselines(options: PretrainOptions, data: PretrainData) -> tuple[PretrainingTask, dict]:
+def task_and_baselines(options: PretrainOptions, data: PretrainData) -> tuple[PretrainingTask | RankingTask, dict]:
     """The task that trains and evaluates a run, and the baselines its config.json records: always predicting the
-    training text's most frequent token, scored on the held-out batches overall and at [MASK] positions."""
+    training text's most frequent token, scored on the held-out batches overall and at [MASK] positions (for
+    translation ranking: picking one of an evaluation batch's pairs at random)."""
+    if options.objective == RANKING_OBJECTIVE:
+        return RankingTask(data.eval_batches), {"rank_chance": 1 / data.eval_batches[0]["input_ids"].shape[0]}
     baseline = unigram_baseline(data.held_out, token_id=unigram_baseline(data.train).token_id,
                                 num_batches=len(data.eval_batches), batch_size=data.eval_batches[0]["labels"].shape[0])
     task = PretrainingTask(data.eval_batches, nsp_weight=options.nsp_weight,
                            attention_mask_kind=options.attention_mask_kind, unigram_token_id=baseline.token_id)
     return task, {"unigram_mlm_acc": baseline.accuracy, "unigram_mlm_acc_mask": task.unigram.get("unigram_acc_mask"),
-                  "unigram_token_id": baseline.token_id, "nsp_chance": 0.5 if options.objective != "mlm" else None}
+                  "unigram_token_id": baseline.token_id,
+                  "nsp_chance": 0.5 if options.objective in ("mlm+nsp", "mlm+sop") else None}
 
 
 def options_for_resume(out: str | Path, steps: int | None = None, changes: dict | None = None) -> PretrainOptions:
@@ -202,9 +241,11 @@ def _pretrain(options: PretrainOptions, run_dir: Path | None, callbacks, model) 
         model = BertForPreTraining(config)
     task, baselines = task_and_baselines(options, data)
     held_out = sum(int(b["input_ids"].shape[0]) for b in data.eval_batches)
-    summary = (f"{data.train!r}\nheld-out: {held_out} examples; unigram baseline (always the most frequent token) "
-               f"{baselines['unigram_mlm_acc_mask']:.1%} at [MASK], {baselines['unigram_mlm_acc']:.1%} overall; "
-               f"model: {model.num_parameters():,} parameters") if options.progress else None
+    score = f"in-batch chance {baselines['rank_chance']:.1%}" if "rank_chance" in baselines else (
+        f"unigram baseline (always the most frequent token) {baselines['unigram_mlm_acc_mask']:.1%} at [MASK], "
+        f"{baselines['unigram_mlm_acc']:.1%} overall")
+    summary = (f"{data.train!r}\nheld-out: {held_out} examples; {score}; model: {model.num_parameters():,} "
+               f"parameters") if options.progress else None
     start_run(run_dir, "pretrain", config, data.tokenizer, options.resume, summary,
               options=asdict(options),
               data={"corpus": options.corpus, "train_examples": len(data.train),
@@ -228,7 +269,10 @@ def summary_line(result: TrainResult) -> str:
     e = result.last_eval
     parts = [f"{result.status} at step {result.step} in {result.seconds:.0f} s"]
     if e:
-        parts.append(mlm_summary(e))
+        if "mlm_acc" in e:
+            parts.append(mlm_summary(e))
+        if "rank_acc" in e:
+            parts.append(f"held-out in-batch translation ranking acc {e['rank_acc']:.1%}")
         if "nsp_acc" in e:
             parts.append(f"NSP/SOP acc {e['nsp_acc']:.1%}")
     return ", ".join(parts)

@@ -27,8 +27,14 @@ def register(subparsers) -> None:
     p.add_argument("--embedding-size", type=int, help="E, the token-embedding width (ALBERT factorization)")
     p.add_argument("--share-layers", choices=SHARE_MODES, help="ALBERT cross-layer sharing")
     p.add_argument("--corpus", help="built-in corpus name (see `bertlab corpus list`), "
-                                                      "a text file or a folder (default wiki-en)")
-    p.add_argument("--objective", choices=OBJECTIVES, help="default mlm+nsp")
+                                    "a text file or a folder (default wiki-en); cedict-zh-en for the cross-lingual "
+                                    "objectives")
+    p.add_argument("--objective", choices=OBJECTIVES,
+                   help="default mlm+nsp; on a parallel corpus (--corpus cedict-zh-en, --vocab-size 16384): xlm-mlm "
+                        "(XLM's MLM on English and Chinese text), tlm (translation LM on the pairs), xlm-mlm+tlm "
+                        "(alternating), translation-ranking (a LASER-style sentence encoder); docs/cross-lingual.md")
+    p.add_argument("--language-embeddings", action="store_true",
+                   help="XLM's language embeddings (one per language, added to the token embeddings)")
     p.add_argument("--masking", choices=("dynamic", "static"), help="default dynamic (RoBERTa)")
     p.add_argument("--attention-mask", dest="attention_mask_kind",
                    choices=MASK_KINDS,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from bertlab.data.builtin import BUILTIN_CORPORA, DEFAULT_CORPUS
+from bertlab.data.parallel import PARALLEL_CORPORA
 from bertlab.data.text import is_chinese, join_words_en, split_sentences_zh, text_to_sentences
 from bertlab.io import atomic_write_text
 from bertlab.paths import cache_dir
@@ -149,6 +150,9 @@ def load_corpus(name_or_path=DEFAULT_CORPUS, *, language: str | None = None, tex
         return corpus_from_folder(path, language=language)
     if path.is_file():
         return corpus_from_file(path, language=language)
+    if key in PARALLEL_CORPORA:
+        raise ValueError(f"{key} is a parallel corpus of translation pairs, not documents: pre-train on it with "
+                         "--objective tlm, xlm-mlm+tlm or translation-ranking (bertlab.data.crosslingual)")
     raise ValueError(f"unknown corpus {key!r}: not a built-in corpus ({', '.join(BUILTIN_CORPORA)}) "
                      f"and no such file or folder")
 

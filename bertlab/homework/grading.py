@@ -213,7 +213,8 @@ def list_checks(lesson: int | None = None) -> list[CheckSpec]:
 
 
 LESSON_MODULES = ("lesson1_mlm", "lesson1_embedding", "lesson2_pairs", "lesson3_albert", "lesson4_tinybert",
-                  "lesson5_roberta", "lesson6_finetuning", "lesson7_family")
+                  "lesson5_roberta", "lesson6_finetuning", "lesson7_family",
+                  "lesson8_crosslingual")
 
 
 def _load_all() -> None:
