@@ -16,7 +16,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 import torch
 from torch import nn
@@ -161,6 +161,18 @@ def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Ada
 
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient norm became NaN or infinite: the loop stopped without saving those weights."""
+
+
+def summed_stats(batches: Sequence[Batch], model: nn.Module, stats_of: Callable[[Batch], dict[str, float]]
+                 ) -> dict[str, float]:
+    """The additive statistics ``stats_of(batch)`` summed over ``batches`` (each moved to ``model``'s device): what
+    a task's ``evaluate`` turns into held-out metrics with its ``summarize``."""
+    device = next(model.parameters()).device
+    sums: dict[str, float] = {}
+    for batch in batches:
+        for k, v in stats_of({k: v.to(device) for k, v in batch.items()}).items():
+            sums[k] = sums.get(k, 0.0) + v
+    return sums
 
 
 @dataclass

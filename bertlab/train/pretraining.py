@@ -21,7 +21,7 @@ from torch import nn
 from bertlab.config import IGNORE_INDEX
 from bertlab.data.attention_masks import check_kind, unilm_mask
 from bertlab.data.masking import CASE_NAMES, masking_cases
-from bertlab.train.loop import Batch
+from bertlab.train.loop import Batch, summed_stats
 
 # position_ids and language_ids: XLM's TLM batches (bertlab.data.crosslingual); absent from BERT's
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "labels", "next_sentence_label", "position_ids",
@@ -139,12 +139,8 @@ class PretrainingTask:
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         if not self.eval_batches:
             return {}
-        device = next(model.parameters()).device
-        sums: dict[str, float] = {}
-        for batch in self.eval_batches:
-            batch = {k: v.to(device) for k, v in batch.items()}
-            for k, v in self.batch_stats(self._forward(model, batch), batch).items():
-                sums[k] = sums.get(k, 0.0) + v
+        sums = summed_stats(self.eval_batches, model,
+                            lambda batch: self.batch_stats(self._forward(model, batch), batch))
         metrics = {**self.summarize(sums), **self.unigram}
         metrics["examples"] = sum(int(b["input_ids"].shape[0]) for b in self.eval_batches)
         return metrics
