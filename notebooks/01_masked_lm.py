@@ -43,7 +43,7 @@ print(setup_notebook())
 # training part of the corpus: frequent words are one token, rare ones are split into pieces marked `##`.
 
 # %%
-from bertlab.lessons.recipes import lesson1_options
+from bertlab.lessons.setups import lesson1_options
 from bertlab.pretrain import build_data
 
 options = lesson1_options()  # the model and data of this lesson (lesson 4 distils the same run)

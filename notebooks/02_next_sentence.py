@@ -48,7 +48,7 @@ print(setup_notebook())
 # The tokenizer itself knows this template:
 
 # %%
-from bertlab.lessons.recipes import lesson1_options
+from bertlab.lessons.setups import lesson1_options
 from bertlab.pretrain import build_data
 
 # lesson 1's set-up: the 2-layer tiny BERT on wiki-en, sequences of 64 tokens, batches of 64

@@ -57,7 +57,7 @@ layer_mapping_figure(4, 12, uniform_layer_map(4, 12), title="TinyBERT4 from BERT
 
 # %%
 from bertlab import load_run
-from bertlab.lessons.recipes import lesson1_options, teacher_path, teacher_ready
+from bertlab.lessons.setups import lesson1_options, teacher_path, teacher_ready
 from bertlab.pretrain import pretrain, summary_line
 
 if not teacher_ready():

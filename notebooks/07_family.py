@@ -396,7 +396,7 @@ display(widgets.VBox([widgets.HBox([k_slider, span_seed]), span_view]))
 # - **head pruning** (Michel et al. 2019): the least important attention heads removed for good.
 
 # %%
-from bertlab.lessons.recipes import lesson1_options, teacher_path, teacher_ready
+from bertlab.lessons.setups import lesson1_options, teacher_path, teacher_ready
 
 if teacher_ready():
     teacher_dir = teacher_path()

@@ -6,9 +6,13 @@ import json
 import shutil
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterable
 
+from bertlab.finetune.loop import finetune
+from bertlab.train.metrics import read_metrics
+from bertlab.train.run import read_status
 from bertlab.train.runlock import refuse_if_locked
 
 
@@ -86,8 +90,6 @@ def _matches(saved: dict, wanted: dict) -> bool:
 
 def run_state(run_dir: Path, wanted: dict) -> str:
     """"reuse" a finished run made with these options, "resume" an interrupted one, or "new"."""
-    from bertlab.train.run import read_status
-
     refuse_if_locked(run_dir)  # another process is writing it: neither delete nor reuse it
     if not (run_dir / "config.json").exists():
         if run_dir.exists():
@@ -104,8 +106,6 @@ def run_state(run_dir: Path, wanted: dict) -> str:
 
 def run_seconds(run_dir: Path) -> float:
     """Training time of a run folder (the loop's last ``elapsed``; after a resume, the resumed part only)."""
-    from bertlab.train.metrics import read_metrics
-
     records = read_metrics(run_dir / "metrics.jsonl").records
     return max((float(r.get("elapsed", 0.0)) for r in records), default=0.0)
 
@@ -113,8 +113,6 @@ def run_seconds(run_dir: Path) -> float:
 def cached_run(options, train: Callable) -> str:
     """Train ``options`` (PretrainOptions or DistillOptions, ``options.out`` the run folder) with ``train`` unless
     a finished run with the same options is there; resume an interrupted one. Returns "reuse", "resume" or "new"."""
-    from dataclasses import asdict
-
     wanted = {k: v for k, v in asdict(options).items() if k not in ("out", "resume", "progress", "device")}
     state = run_state(Path(options.out), wanted)
     if state != "reuse":
@@ -127,10 +125,6 @@ def cached_finetune(options, task, source, encoded, train: bool = True) -> tuple
     """Fine-tune one cell (``FinetuneOptions`` with ``out`` its run folder) unless a finished run with the same
     options is there. Returns (its results.json, reused?); with ``train=False`` a missing cell is (None, False).
     Ctrl-C stops the experiment (KeyboardInterrupt); the next call redoes that cell."""
-    from dataclasses import asdict
-
-    from bertlab.finetune.loop import finetune
-
     folder = Path(options.out)
     refuse_if_locked(folder)  # another process is writing it: neither delete nor reuse it
     results, config = folder / "results.json", folder / "config.json"

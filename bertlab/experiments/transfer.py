@@ -29,7 +29,8 @@ from bertlab.experiments.common import (THREADS_HELP, add_out_and_quick, cached_
 from bertlab.finetune.data import EncodedTask, encode_examples
 from bertlab.finetune.loop import FinetuneOptions, resolve_source
 from bertlab.finetune.metrics import is_bio
-from bertlab.finetune.tasks import EVAL_SAMPLE_SEED, load_task, sample_examples
+from bertlab.finetune.examples import EVAL_SAMPLE_SEED, sample_examples
+from bertlab.finetune.tasks import load_task
 from bertlab.paths import REPO_ROOT, cache_dir
 
 DEFAULT_TASKS = ("entities-zh", "reviews-zh", "capitalization:wiki-en", "next-sentence:peoples-daily-zh")
@@ -191,7 +192,7 @@ def run_task(spec: str, plan: Plan, args, sources: dict, out: Path, say, missing
                         task=spec, from_run=str(run_dir) if encoder.weights is not None else None, mode=mode,
                         pooling=pooling, max_seq_length=plan.max_seq_length, max_train_examples=n,
                         steps=steps_for(plan, n), batch_size=plan.batch_size,
-                        select_metric=metric, seed=seed, keep_checkpoints=False, progress=False,
+                        select_metric=metric, seed=seed, keep_checkpoints=0, progress=False,
                         out=str(folder / f"{encoder_name}-{mode}-{pooling}-n{n}-s{seed}"))
                     data, reused = cached_finetune(options, sub, encoder, encoded, train=not args.cached_only)
                     if data is None:

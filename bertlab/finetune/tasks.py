@@ -31,11 +31,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import random
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
-KINDS = ("single", "pair", "token")
+from bertlab.data import load_corpus
+from bertlab.data.builtin import peoples_daily_tags
+from bertlab.finetune.examples import KINDS, Example, TaskData, sample_examples, split_examples
+from bertlab.pretrain import PretrainOptions
+from bertlab.finetune.userdata import load_user_task
+
 SENTENCE_DISTANCE_LABELS = ["adjacent", "same-document", "other-document"]
 NEXT_SENTENCE_LABELS = ["adjacent", "other-document"]
 CAPITALIZATION_LABELS = ["lower", "capitalized"]
@@ -55,109 +58,6 @@ BUILTIN_TASKS = {
 }
 DEFAULT_CORPUS = {"sentence-distance": "wiki-en", "next-sentence": "wiki-en", "capitalization": "wiki-en",
                   "word-boundary": "peoples-daily-zh", "entities-zh": "peoples-daily-zh"}
-
-
-@dataclass
-class Example:
-    """One labelled input. Sequence tasks: ``text`` (and ``text_pair``) strings, ``label`` a string.
-    Token tasks: ``text`` is the list of words and ``label`` one tag per word (None = not scored)."""
-
-    text: str | list[str]
-    label: str | list[str | None]
-    text_pair: str | None = None
-    source: str = ""  # where it came from, e.g. "train.csv:17"
-
-
-@dataclass
-class TaskData:
-    name: str
-    train: list[Example]
-    dev: list[Example]
-    test: list[Example]
-    labels: list[str]  # label names; a label's id is its index
-    kind: str  # "single" | "pair" | "token"
-    language: str  # "en" | "zh"
-    description: str = ""
-    info: dict = field(default_factory=dict)  # how the data was built: sources, dropped duplicates, ...
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"task kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        if len(self.labels) < 2:
-            raise ValueError(f"task {self.name!r} has {len(self.labels)} label(s) ({', '.join(self.labels)}); "
-                             f"classification needs at least 2")
-        for split in ("train", "dev", "test"):
-            if not getattr(self, split):
-                raise ValueError(f"task {self.name!r}: the {split} split is empty")
-
-    def __repr__(self) -> str:
-        return (f"TaskData({self.name!r}, kind={self.kind!r}, language={self.language!r}, labels={self.labels}, "
-                f"train={len(self.train)}, dev={len(self.dev)}, test={len(self.test)})")
-
-    def label_counts(self, split: str = "train") -> dict[str, int]:
-        counts = Counter()
-        for example in getattr(self, split):
-            counts.update([example.label] if self.kind != "token" else [t for t in example.label if t is not None])
-        return {label: counts.get(label, 0) for label in self.labels}
-
-    def summary(self) -> dict:
-        """What config.json records about the task."""
-        return {"name": self.name, "kind": self.kind, "language": self.language, "labels": self.labels,
-                "sizes": {s: len(getattr(self, s)) for s in ("train", "dev", "test")},
-                "train_label_counts": self.label_counts("train"), "description": self.description, **self.info}
-
-    def limit(self, max_train: int | None = None, max_eval: int | None = None, seed: int = 0) -> "TaskData":
-        """A copy with at most ``max_train`` training examples (``sample_examples``: seeded, stratified by label)
-        and ``max_eval`` dev / test examples. The dev / test sample does not depend on ``seed``: runs with
-        different seeds are scored on the same examples."""
-        return TaskData(self.name, sample_examples(self.train, max_train, seed, self.kind),
-                        sample_examples(self.dev, max_eval, EVAL_SAMPLE_SEED, self.kind),
-                        sample_examples(self.test, max_eval, EVAL_SAMPLE_SEED, self.kind),
-                        self.labels, self.kind, self.language, self.description,
-                        {**self.info, "limited_to": {"train": max_train, "eval": max_eval, "train_seed": seed}})
-
-
-EVAL_SAMPLE_SEED = 0  # the dev / test sample of ``TaskData.limit``, the same for every training seed
-
-
-def sample_examples(examples: list[Example], n: int | None, seed: int, kind: str = "single") -> list[Example]:
-    """At most ``n`` examples, in their original order. Sequence tasks are stratified: each label keeps its
-    share of ``n`` (largest remainder), drawn from a seeded shuffle of that label's examples, so 50 examples
-    of a 60 / 40 task hold 30 and 20. Token tasks (many labels per example) draw a seeded sample."""
-    if n is None or len(examples) <= n:
-        return examples
-    if n < 1:
-        raise ValueError(f"a sample needs at least 1 example, got {n}")
-    rng = random.Random(seed)
-    if kind == "token":
-        return [examples[i] for i in sorted(rng.sample(range(len(examples)), n))]
-    by_label: dict[str, list[int]] = {}
-    for i, example in enumerate(examples):
-        by_label.setdefault(example.label, []).append(i)
-    shares = {label: n * len(idx) / len(examples) for label, idx in by_label.items()}
-    quota = {label: int(share) for label, share in shares.items()}
-    for label in sorted(shares, key=lambda k: quota[k] - shares[k])[:n - sum(quota.values())]:
-        quota[label] += 1  # the largest remainders get the examples rounding left over
-    keep = []
-    for label, idx in by_label.items():
-        rng.shuffle(idx)
-        keep += idx[:quota[label]]
-    return [examples[i] for i in sorted(keep)]
-
-
-def split_examples(examples: list, seed: int, dev_fraction: float = 0.1,
-                   test_fraction: float = 0.1) -> tuple[list, list, list]:
-    """A seeded shuffle cut into (train, dev, test)."""
-    if not (0 < dev_fraction < 1 and 0 < test_fraction < 1 and dev_fraction + test_fraction < 1):
-        raise ValueError(f"dev_fraction {dev_fraction} and test_fraction {test_fraction} must be in (0, 1) "
-                         f"and leave some training data")
-    order = list(range(len(examples)))
-    random.Random(seed).shuffle(order)
-    n_dev, n_test = max(1, round(dev_fraction * len(order))), max(1, round(test_fraction * len(order)))
-    if n_dev + n_test >= len(order):
-        raise ValueError(f"{len(examples)} examples are too few to split into train, dev and test")
-    pick = lambda idx: [examples[i] for i in idx]  # noqa: E731
-    return pick(order[n_dev + n_test:]), pick(order[:n_dev]), pick(order[n_dev:n_dev + n_test])
 
 
 # ------------------------------------------------------------------------------------------- reviews-zh
@@ -211,9 +111,6 @@ def task_corpus(name: str, pretrained_options: dict | None = None, language: str
     (``bertlab pretrain``'s ``held_out_fraction`` and seed), whichever encoder is fine-tuned, so a random
     encoder, a preset and every pre-trained run are scored on the same examples. An encoder pre-trained on
     this corpus with another split must have held all of them out; else this names the run's split."""
-    from bertlab.data import load_corpus
-    from bertlab.pretrain import PretrainOptions
-
     corpus = load_corpus(name, language=language) if language else load_corpus(name)
     fraction, seed = PretrainOptions.held_out_fraction, PretrainOptions.seed
     _, held_out = corpus.split(fraction, seed=seed)
@@ -390,8 +287,6 @@ def entities_zh(corpus_name: str = "peoples-daily-zh", seed: int = 0,
     """People's Daily named entities (person / place / organisation) as character BIO tags, from the
     documents held out from pre-training, split by document. The Chinese NER sets of the MSRA / "People's
     Daily" benchmarks derive from this corpus's annotations."""
-    from bertlab.data.builtin import peoples_daily_tags
-
     if corpus_name != "peoples-daily-zh":
         raise ValueError(f"entities-zh reads the part-of-speech tags of peoples-daily-zh; {corpus_name!r} has none")
     corpus, note = task_corpus(corpus_name, pretrained_options)
@@ -430,7 +325,6 @@ def load_task(spec: str, seed: int = 0, pretrained_options: dict | None = None, 
     if name in builders:
         return builders[name](corpus or DEFAULT_CORPUS[name], seed, pretrained_options)
     if Path(spec).expanduser().exists():
-        from bertlab.finetune.userdata import load_user_task
         return load_user_task(spec, seed=seed, **user_options)
     raise ValueError(f"unknown task {spec!r}: not a built-in task ({', '.join(BUILTIN_TASKS)}) and no such "
                      f"file or folder")

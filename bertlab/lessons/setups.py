@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bertlab.lessons.settings import lesson_precision, pick, run_name, runs_dir
+from bertlab.pretrain import PretrainOptions
+from bertlab.train.run import read_status
 
 TEACHER_RUN = "lesson1-teacher"  # lesson 1 trains it, lesson 4 distils it
 
@@ -21,8 +23,6 @@ def lesson1_options(**changes):
     (always guessing "the", held-out MLM accuracy 4.1 %) for all of 700 steps, while the 2-layer one leaves
     it within ~200 steps (9.9 % at step 400). Lesson 3 uses 4 pre-LN layers for the same reason.
     """
-    from bertlab.pretrain import PretrainOptions
-
     options = PretrainOptions(
         preset="tiny", corpus="wiki-en", objective="mlm+nsp", masking="dynamic", max_seq_length=64,
         batch_size=pick(64, 8), learning_rate=2e-3, warmup=0.06, precision=lesson_precision(),
@@ -38,7 +38,5 @@ def teacher_path():
 
 def teacher_ready() -> bool:
     """True when lesson 1's run finished and left its final weights."""
-    from bertlab.train.run import read_status
-
     path = teacher_path()
     return (path / "model.safetensors").exists() and read_status(path).get("status") == "finished"
