@@ -336,8 +336,9 @@ def _finetune(options: FinetuneOptions, run_dir: Path | None, task: TaskData | N
 
 def summary_line(result: FinetuneResult) -> str:
     t = result.test
+    kept = ("span_f1", "span F1") if "span_f1" in result.dev else ("macro_f1", "macro-F1")  # what chose the weights
     line = (f"{result.train.status} at step {result.train.step} in {result.seconds:.0f} s; best dev "
-            f"{result.dev['macro_f1']:.3f} macro-F1 at step {result.best_step}; test accuracy {t['accuracy']:.1%}, "
+            f"{result.dev[kept[0]]:.3f} {kept[1]} at step {result.best_step}; test accuracy {t['accuracy']:.1%}, "
             f"macro-F1 {t['macro_f1']:.3f}" + (f", span F1 {t['span_f1']:.3f}" if "span_f1" in t else ""))
     if result.mix_weights:
         line += f"; scalar mix s = [{', '.join(f'{w:.2f}' for w in result.mix_weights)}], γ = {result.mix_gamma:.2f}"
