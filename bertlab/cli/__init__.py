@@ -11,7 +11,7 @@ import importlib
 import sys
 
 # Modules under bertlab.cli that add sub-commands, in the order `bertlab --help` lists them.
-COMMAND_MODULES = ("params", "corpus", "pretrain", "distill", "finetune", "experiment", "reproduce",
+COMMAND_MODULES = ("params", "corpus", "pretrain", "distill", "finetune", "course", "experiment", "reproduce",
                    "dashboard", "homework")
 
 
