@@ -3,11 +3,14 @@
     python benchmarks/bench_time_to_quality.py [--minutes 5] [--recipe fast-cpu]
     python benchmarks/bench_time_to_quality.py --table [--minutes 5]        # the recipe ladder, for the README
     python benchmarks/bench_time_to_quality.py --recipe bert --steps 1200   # a fixed number of steps instead
+    python benchmarks/bench_time_to_quality.py --tokens 8000000             # or of training tokens
     python benchmarks/bench_time_to_quality.py --set vocab_size=8192         # the recipe with one option changed
 
 Each run trains a fresh model with ``bertlab.pretrain.pretrain`` (the same code as ``bertlab pretrain``) and
-prints the held-out MLM accuracy, the held-out NSP accuracy, the unigram baseline (always predicting the
-training text's most frequent token, scored on the same held-out masks), tokens/s and steps.
+prints the held-out accuracy at [MASK] positions (what the model predicts from context) beside the overall
+MLM accuracy (which also counts the 10 % of chosen tokens left unchanged, where copying the input is right),
+the unigram baseline at [MASK] (always predicting the training text's most frequent token, scored on the same
+held-out masks), the held-out NSP accuracy, and the training tokens, steps and wall time it took.
 
 The budget is a number of optimizer steps, worked out from the speed *this* recipe reaches here: a short
 probe trains the recipe's model for a few dozen steps in windows and takes the median window of each phase.
@@ -18,7 +21,8 @@ a "5-minute" run took 348–360 s.) A recipe with sequence-length warm-up has tw
 solves short steps x s/step(short) + long steps x s/step(long) = minutes x 60. On a quiet machine the run then
 takes about the budget; on a busy one it takes longer but does the same work. ``--tokens-per-s`` fixes the
 throughput instead (e.g. one measured on a quiet machine; steps = minutes x 60 x tokens/s / tokens per
-step), ``--steps`` the step count.
+step), ``--steps`` the step count, ``--tokens`` the number of training tokens (real, not padding; a measure of
+the work that does not depend on the machine): the most steps whose batches hold at most that many.
 
 ``--table`` runs the ladder of recipes below, from BERT's plain settings to the fast-cpu recipe, one change
 per row, and prints a markdown table (``docs/recipe.md`` holds one). Each row's
@@ -33,11 +37,13 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from bertlab.pretrain import PretrainOptions, build_data, pretrain  # noqa: E402
@@ -111,21 +117,53 @@ def steps_for_budget(options: PretrainOptions, seconds: float, step_seconds: dic
     return max(1, short + int(max(0.0, seconds - short * short_s) / long_s))
 
 
-def unigram(options: PretrainOptions) -> float:
-    from bertlab.data import unigram_baseline
+def batch_tokens(dataset, batch_size: int, step: int) -> int:
+    """Real (non-padding) tokens of ``dataset.batch(step, batch_size)``, read from the examples' lengths (what its
+    attention mask sums to) without building or masking the batch."""
+    epoch, index = dataset.batch_indices(step, batch_size)
+    return int(dataset.examples(epoch).lengths[index].sum())
 
-    data = build_data(options)
-    token = unigram_baseline(data.train).token_id
-    return unigram_baseline(data.held_out, token_id=token, num_batches=len(data.eval_batches),
-                            batch_size=data.eval_batches[0]["labels"].shape[0]).accuracy
+
+def cumulative_tokens(dataset, batch_size: int, limit: float) -> np.ndarray:
+    """``out[k]``: real tokens in the first k batches of ``dataset``, for k = 0, 1, ... until past ``limit``."""
+    totals = [0]
+    while totals[-1] <= limit:
+        totals.append(totals[-1] + batch_tokens(dataset, batch_size, len(totals) - 1))
+    return np.array(totals)
+
+
+def steps_for_tokens(options: PretrainOptions, tokens: float, data=None) -> tuple[int, int]:
+    """(steps, their training tokens): the most steps whose batches hold at most ``tokens`` real tokens, counting
+    both phases of a sequence-length warm-up (whose length depends on the step count)."""
+    data = data or build_data(options)
+    long = cumulative_tokens(data.train, options.batch_size, tokens)
+    short = None
+    if options.warmup_seq_length and data.warmup_train is not None:
+        short = cumulative_tokens(data.warmup_train, options.warmup_batch_size, tokens)
+
+    def used(steps: int) -> float:  # tokens of a run of `steps` steps (inf: more than the budget)
+        k = replace(options, steps=steps).warmup_seq_step_count if short is not None else 0
+        if (short is not None and k >= len(short)) or steps - k >= len(long):
+            return float("inf")
+        return (short[k] if short is not None else 0) + long[steps - k]
+
+    lo, hi = 0, len(long) + (len(short) if short is not None else 0)  # used(lo) <= tokens < used(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if used(mid) <= tokens else (lo, mid)
+    if lo == 0:
+        raise SystemExit(f"--tokens {tokens:,.0f} is less than one training step ({used(1):,.0f} tokens)")
+    return lo, int(used(lo))
 
 
 def run(values: dict, minutes: float, steps: int | None = None, tokens_per_s: float | None = None,
-        label: str = "") -> dict:
+        label: str = "", tokens: float | None = None) -> dict:
     options = base_options(values)
     per_step = tokens_per_step(options)
     probed = None
-    if steps is None:
+    if tokens is not None:
+        steps, _ = steps_for_tokens(options, tokens)
+    elif steps is None:
         if tokens_per_s is not None:
             steps = max(1, int(minutes * 60 * tokens_per_s / per_step))
         else:
@@ -133,9 +171,11 @@ def run(values: dict, minutes: float, steps: int | None = None, tokens_per_s: fl
             steps = steps_for_budget(options, minutes * 60, probed)
             tokens_per_s = steps * per_step / (minutes * 60)  # the average rate the budget assumes
     options = base_options(values, steps=steps)
+    data = build_data(options)
     speeds = ", ".join(f"{phase} {s * 1000:.0f} ms/step" for phase, s in (probed or {}).items())
     print(f"[{label}] {steps} steps ({per_step:.0f} tokens each"
           + (f", budget {minutes:g} min at {tokens_per_s:,.0f} tokens/s" if tokens_per_s else "")
+          + (f", budget {tokens:,.0f} tokens" if tokens is not None else "")
           + (f"; probe: {speeds}" if speeds else "") + ")", file=sys.stderr, flush=True)
     train_rates: list[float] = []
     began = time.time()
@@ -144,30 +184,54 @@ def run(values: dict, minutes: float, steps: int | None = None, tokens_per_s: fl
     seconds = time.time() - began
     e = result.last_eval
     return {"label": label, "values": values, "steps": steps, "tokens_per_step": per_step,
+            "train_tokens": run_tokens(options, data), "tokens_budget": tokens,
             "tokens_per_s_budget": tokens_per_s, "step_seconds_probe": probed,
             "tokens_per_s_train_best": max(train_rates) if train_rates else None,
-            "train_seconds": seconds, "minutes": minutes, "mlm_acc": e.get("mlm_acc"), "nsp_acc": e.get("nsp_acc"),
+            "train_seconds": seconds, "minutes": minutes, "mlm_acc": e.get("mlm_acc"),
+            "mlm_acc_mask": e.get("mlm_acc_mask"), "mlm_acc_random": e.get("mlm_acc_random"),
+            "mlm_acc_unchanged": e.get("mlm_acc_unchanged"), "nsp_acc": e.get("nsp_acc"),
             "mlm_loss": e.get("mlm_loss"), "nsp_loss": e.get("nsp_loss"), "eval_examples": e.get("examples"),
-            "unigram_acc": unigram(options), "threads": torch.get_num_threads()}
+            "unigram_acc": e.get("unigram_acc"), "unigram_acc_mask": e.get("unigram_acc_mask"),
+            "threads": torch.get_num_threads()}
+
+
+def run_tokens(options: PretrainOptions, data) -> int:
+    """Real training tokens of a run of ``options.steps`` steps (both phases of a sequence-length warm-up)."""
+    short = options.warmup_seq_step_count if data.warmup_train is not None else 0
+    return (sum(batch_tokens(data.warmup_train, options.warmup_batch_size, s) for s in range(short))
+            + sum(batch_tokens(data.train, options.batch_size, s) for s in range(options.steps - short)))
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
 
 
 def describe(r: dict) -> str:
-    nsp = "n/a" if r["nsp_acc"] is None else f"{r['nsp_acc']:.1%}"
     trained = f"trained in {r['train_seconds']:.0f} s wall"
     if r["tokens_per_s_budget"] is not None:  # a time budget (not --steps): its rate, and the run's time beside it
         trained = f"budget tokens/s {r['tokens_per_s_budget']:,.0f}, {trained} (budget {r['minutes'] * 60:.0f} s)"
-    return (f"held-out MLM accuracy {r['mlm_acc']:.1%} (unigram baseline {r['unigram_acc']:.1%}), "
-            f"NSP accuracy {nsp} (chance 50 %), {r['steps']} steps x {r['tokens_per_step']:.0f} tokens, {trained}")
+    if r.get("tokens_budget") is not None:
+        trained += f" (budget {r['tokens_budget']:,.0f} tokens)"
+    tokens = f"{r['train_tokens']:,} training tokens, " if r.get("train_tokens") is not None else ""
+    if r.get("mlm_acc_mask") is None:  # a result file from before the split
+        mlm = f"held-out MLM accuracy {_pct(r['mlm_acc'])} (unigram baseline {_pct(r['unigram_acc'])})"
+    else:
+        mlm = (f"held-out [MASK] accuracy {_pct(r['mlm_acc_mask'])} (unigram baseline {_pct(r['unigram_acc_mask'])}; "
+               f"overall MLM {_pct(r['mlm_acc'])}, random-replaced {_pct(r['mlm_acc_random'])}, "
+               f"unchanged {_pct(r['mlm_acc_unchanged'])})")
+    return (f"{mlm}, NSP accuracy {_pct(r['nsp_acc'])} (chance 50 %), {tokens}{r['steps']} steps x "
+            f"{r['tokens_per_step']:.0f} tokens, {trained}")
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| # | recipe (change from the row above) | tok/s | steps | held-out MLM acc | unigram | NSP acc |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| # | recipe (change from the row above) | tok/s | steps | training tokens | held-out [MASK] acc | "
+             "unigram at [MASK] | overall MLM acc | NSP acc |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for i, r in enumerate(rows):
-        nsp = "n/a" if r["nsp_acc"] is None else f"{r['nsp_acc']:.1%}"
         rate = "—" if r["tokens_per_s_budget"] is None else f"{r['tokens_per_s_budget']:,.0f}"  # --steps: no budget
-        lines.append(f"| {i} | {r['label']} | {rate} | {r['steps']} | {r['mlm_acc']:.1%} | "
-                     f"{r['unigram_acc']:.1%} | {nsp} |")
+        tokens = "—" if r.get("train_tokens") is None else f"{r['train_tokens'] / 1e6:.2f} M"
+        lines.append(f"| {i} | {r['label']} | {rate} | {r['steps']} | {tokens} | {_pct(r.get('mlm_acc_mask'))} | "
+                     f"{_pct(r.get('unigram_acc_mask'))} | {_pct(r['mlm_acc'])} | {_pct(r['nsp_acc'])} |")
     return "\n".join(lines)
 
 
@@ -206,11 +270,20 @@ def main(argv=None) -> int:
     parser.add_argument("--table", action="store_true", help="run the whole ladder and print a markdown table")
     parser.add_argument("--rung", type=int, help="run one ladder rung (0 = BERT's settings)")
     parser.add_argument("--steps", type=int, help="train this many steps (no throughput probe)")
+    parser.add_argument("--tokens", type=float, metavar="N",
+                        help="train the most steps whose batches hold at most N real training tokens, e.g. 8e6 "
+                             "(no throughput probe)")
     parser.add_argument("--tokens-per-s", type=float, help="budget throughput (no probe)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--json", help="write the result(s) to this JSON file")
     parser.add_argument("--from-json", nargs="+", help="print the table of these result files and stop")
     args = parser.parse_args(argv)
+    budgets = [flag for flag, value in (("--steps", args.steps), ("--tokens", args.tokens),
+                                        ("--tokens-per-s", args.tokens_per_s)) if value is not None]
+    if len(budgets) > 1:
+        parser.error(f"{' and '.join(budgets)} each set the budget; give one of them")
+    if args.tokens is not None and args.tokens <= 0:
+        parser.error(f"--tokens must be positive, got {args.tokens:g}")
     if args.from_json:
         rows = [r for f in args.from_json for r in json.loads(Path(f).read_text())]
         print(table(rows))
@@ -222,12 +295,13 @@ def main(argv=None) -> int:
         raise SystemExit("--set changes a recipe (--recipe); the ladder rungs (--table, --rung) are fixed")
     if args.table or args.rung is not None:
         rungs = range(len(LADDER)) if args.table else [args.rung]
-        rows = [run(ladder_options(i), args.minutes, args.steps, args.tokens_per_s, label=LADDER[i][1]) for i in rungs]
+        rows = [run(ladder_options(i), args.minutes, args.steps, args.tokens_per_s, label=LADDER[i][1],
+                    tokens=args.tokens) for i in rungs]
     else:
         changes = parse_sets(args.set)
         label = " ".join([args.recipe] + [f"{k}={v}" for k, v in changes.items()])
         rows = [run({**recipe_options(args.recipe), **changes}, args.minutes, args.steps, args.tokens_per_s,
-                    label=label)]
+                    label=label, tokens=args.tokens)]
     for r in rows:
         print(f"{r['label']}: {describe(r)}")
     if len(rows) > 1 or args.table:

@@ -17,6 +17,11 @@ COMPONENT_COLORS = dict(zip(
     qualitative.Set3[:11] if len(qualitative.Set3) >= 11 else PALETTE))
 
 
+# a metric drawn with its score to beat, from the same eval lines: always predicting the training text's most
+# frequent token (bertlab.train.pretraining), at [MASK] positions and overall
+BASELINES = {"mlm_acc_mask": "unigram_acc_mask", "mlm_acc": "unigram_acc"}
+
+
 def run_color(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
@@ -31,7 +36,8 @@ def curves_figure(records_by_run: Mapping[str, list[dict]], metrics: Sequence[st
 
     Teachers are dashed: a distilled run's eval lines carry ``teacher_<metric>`` (the frozen teacher on the
     same held-out batches); otherwise ``teacher_finals[run] = (teacher name, its final eval metrics)`` draws
-    the teacher's final value as a dashed horizontal line."""
+    the teacher's final value as a dashed horizontal line. A metric of ``BASELINES`` gets its unigram baseline as a
+    dotted horizontal line in the run's colour (held-out accuracy at [MASK] must rise above it to mean anything)."""
     metrics = list(metrics)
     fig = make_subplots(rows=max(1, len(metrics)), cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=metrics or ["(choose a metric)"])
@@ -42,6 +48,12 @@ def curves_figure(records_by_run: Mapping[str, list[dict]], metrics: Sequence[st
         first = name not in in_legend
         in_legend.add(name)
         return first
+
+    def level(row: int, points: list, value: float, name: str, line: dict, hover: str) -> None:
+        """A horizontal line at ``value`` across the run's steps (a teacher's final value, a baseline)."""
+        fig.add_trace(go.Scatter(x=[points[0][0], points[-1][0]], y=[value] * 2, mode="lines", name=name,
+                                 legendgroup=name, showlegend=legend_once(name), line=line,
+                                 hovertemplate=hover + " %{y:.4g}<extra></extra>"), row=row, col=1)
 
     for i, (run, records) in enumerate(records_by_run.items()):
         color = (colors or {}).get(run, run_color(i))
@@ -65,12 +77,14 @@ def curves_figure(records_by_run: Mapping[str, list[dict]], metrics: Sequence[st
                               row=row, col=1)
             elif run in teacher_finals and metric in teacher_finals[run][1] and points:
                 teacher, values = teacher_finals[run]
-                xs = [points[0][0], points[-1][0]]
                 name = f"{run} · teacher {teacher} (final)"
-                fig.add_trace(go.Scatter(x=xs, y=[values[metric]] * 2, mode="lines", name=name, legendgroup=name,
-                                         showlegend=legend_once(name), line=dict(color=color, dash="dash"),
-                                         hovertemplate=f"{name}<br>{metric} %{{y:.4g}}<extra></extra>"),
-                              row=row, col=1)
+                level(row, points, values[metric], name, dict(color=color, dash="dash"), f"{name}<br>{metric}")
+            baseline = [r[BASELINES[metric]] for r in rows
+                        if metric in BASELINES and isinstance(r.get(BASELINES[metric]), (int, float))]
+            if baseline and points:
+                name = f"{run} · unigram baseline"
+                level(row, points, baseline[-1], name, dict(color=color, dash="dot", width=1),
+                      f"{name} (always the most frequent token)<br>{BASELINES[metric]}")
     fig.update_layout(height=max(360, 260 * len(metrics) + 100), margin=dict(l=40, r=10, t=60, b=90),
                       legend=dict(orientation="h", yref="container", yanchor="bottom", y=0.0, x=0),
                       title=f"{split} metrics (x: optimizer step)")

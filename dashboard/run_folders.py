@@ -276,7 +276,10 @@ def numeric_fields(records: list[dict], split: str) -> list[str]:
 
 
 def default_metrics(fields: list[str], split: str) -> list[str]:
-    wanted = ("loss", "mlm_loss") if split == "train" else ("mlm_acc", "nsp_acc", "accuracy")
+    """The curves shown first: losses of training; held-out accuracy at [MASK] (what the model predicts from
+    context; overall ``mlm_acc`` only for runs logged before the split), NSP, a fine-tuned task's accuracy."""
+    masked = "mlm_acc_mask" if "mlm_acc_mask" in fields else "mlm_acc"
+    wanted = ("loss", "mlm_loss") if split == "train" else (masked, "nsp_acc", "accuracy")
     chosen = [f for f in wanted if f in fields]
     return chosen or fields[:1]
 

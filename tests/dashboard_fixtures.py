@@ -89,7 +89,7 @@ def _pretrain(run_dir: Path, config, steps: int, seed: int = 0):
     write_run_config(run_dir, "pretrain", config, data={"corpus": "synthetic (tests/train_helpers.py)"},
                      train={"steps": steps, "batch_size": 8})
     make_tokenizer().save(str(run_dir / "tokenizer.json"))
-    task = PretrainingTask(eval_batches=[synthetic_batch(999)])
+    task = PretrainingTask(eval_batches=[synthetic_batch(999)], unigram_token_id=50)
     train(model, task, synthetic_batch, _settings(steps), run_dir)
     return model.eval()
 

@@ -224,6 +224,9 @@ def test_metric_fields_and_defaults(runs):
     assert {"loss", "loss_attn", "loss_hidn", "mlm_acc", "lr"} <= set(train) and "step" not in train
     assert train.index("loss") < train.index("mlm_acc") < train.index("lr")  # losses, accuracies, the rest
     assert rf.default_metrics(train, "train") == ["loss", "mlm_loss"]
+    teacher_records, _ = rf.load_metrics(runs / "teacher")
+    assert rf.default_metrics(rf.numeric_fields(teacher_records, "eval"), "eval") == ["mlm_acc_mask", "nsp_acc"]
+    assert rf.default_metrics(["mlm_acc", "nsp_acc"], "eval") == ["mlm_acc", "nsp_acc"]  # a run from before the split
     assert "teacher_mlm_acc" in rf.numeric_fields(records, "eval")
     assert rf.final_eval(records)["mlm_acc"] == rf.split_records(records, "eval")[-1]["mlm_acc"]
 
@@ -250,12 +253,23 @@ def test_curves_figure_overlays_runs_and_dashed_teachers(runs):
     assert names.count("teacher") == 2 and names.count("student") == 2
     dashed = [t for t in fig.data if t.line.dash == "dash"]
     assert {t.name for t in dashed} == {"student · teacher"}  # teacher_* fields on eval lines win
-    assert sum(t.showlegend for t in fig.data) == 3  # one legend entry per name
+    # one legend entry per name; the teacher run's eval lines carry unigram_acc, drawn dotted under mlm_acc
+    assert sum(t.showlegend for t in fig.data) == 4 and "teacher · unigram baseline" in names
     # a run without teacher fields gets its teacher's final eval value as a dashed horizontal line
     solo = charts.curves_figure({"s": records["teacher"]}, ["mlm_acc"], "eval",
                                 teacher_finals={"s": ("t0", {"mlm_acc": 0.5})})
     line = next(t for t in solo.data if t.line.dash == "dash")
     assert line.name == "s · teacher t0 (final)" and list(line.y) == [0.5, 0.5]
+
+
+def test_mask_accuracy_curve_has_its_unigram_baseline(runs):
+    records = {"teacher": rf.load_metrics(runs / "teacher")[0]}
+    evals = rf.split_records(records["teacher"], "eval")
+    fig = charts.curves_figure(records, ["mlm_acc_mask", "nsp_acc"], "eval")
+    dotted = [t for t in fig.data if t.line.dash == "dot"]
+    assert [t.name for t in dotted] == ["teacher · unigram baseline"]  # on the [MASK] row only, not on NSP
+    assert list(dotted[0].y) == [evals[-1]["unigram_acc_mask"]] * 2
+    assert list(dotted[0].x) == [evals[0]["step"], evals[-1]["step"]] and dotted[0].yaxis == "y"
 
 
 def test_curves_figure_log_scale_applies_to_every_metric_row(runs):

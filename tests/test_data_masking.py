@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bertlab.data import IGNORE_INDEX, MASK_ID, PretrainingDataset, format_masked, mask_text, mask_tokens
+from bertlab.data import (IGNORE_INDEX, KEPT, MASK_ID, MASKED, NOT_CHOSEN, NUM_SPECIAL_TOKENS, REPLACED,
+                          PretrainingDataset, format_masked, mask_text, mask_tokens, masking_cases)
 
 
 def _real_batch(news_corpus, news_tokenizer):
@@ -88,3 +89,50 @@ def test_chinese_whole_word_demo(zh_tokenizer):
         assert (labels[1] is None) == (labels[2] is None)
         assert len({labels[i] is None for i in range(5, len(labels) - 1)}) == 1  # d ##o ##t ##a together
     assert "tokens: [CLS] 今 天 我 玩 d ##o ##t ##a [SEP]" in format_masked(example)
+
+
+def _grid():
+    ids = torch.arange(5, 2005).reshape(4, 500)
+    special = torch.zeros_like(ids, dtype=torch.bool)
+    special[:, 0] = special[:, -1] = True
+    return ids, special
+
+
+def test_masks_of_a_seed_are_those_of_earlier_releases():
+    """Fingerprints of the masks drawn at one seed, token and whole-word, recorded before masking cases existed:
+    a change to the random draws would silently change every seeded run and published number."""
+    ids, special = _grid()
+    weights = torch.arange(2000).reshape(4, 500)
+    words = torch.arange(500).expand(4, 500) // 3
+    expected = {None: (2367140896, 209905226, 289, 241), "word": (2347334425, 248884330, 312, 244)}
+    for unit, fingerprint in expected.items():
+        masked, labels = mask_tokens(ids, special, 3000, word_ids=None if unit is None else words,
+                                     generator=torch.Generator().manual_seed(11))
+        assert (int((masked * weights).sum()), int((labels * weights).sum()), int((labels != IGNORE_INDEX).sum()),
+                int((masked == MASK_ID).sum())) == fingerprint
+
+
+def test_masking_cases_are_the_cases_drawn():
+    """Replaying mask_tokens' own draws (choice, action, random token) gives the case of every position."""
+    ids, special = _grid()
+    masked, labels = mask_tokens(ids, special, 3000, generator=torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)
+    chosen = (torch.rand(ids.shape, generator=g) < 0.15) & ~special
+    action = torch.rand(ids.shape, generator=g)
+    random_tokens = torch.randint(NUM_SPECIAL_TOKENS, 3000, ids.shape, generator=g)
+    drawn_random = chosen & (action >= 0.8) & (action < 0.9)
+    expected = torch.full_like(ids, NOT_CHOSEN)
+    expected[chosen & (action < 0.8)] = MASKED
+    expected[drawn_random] = REPLACED
+    expected[chosen & (action >= 0.9)] = KEPT
+    expected[drawn_random & (random_tokens == ids)] = KEPT  # a random draw of the token itself shows the answer
+    cases = masking_cases(masked, labels)
+    assert torch.equal(cases, expected)
+    assert {int(c) for c in cases.unique()} == {NOT_CHOSEN, MASKED, REPLACED, KEPT}
+
+
+def test_masking_cases_by_hand():
+    inputs = torch.tensor([[2, MASK_ID, 17, 9, 40, MASK_ID, 3]])  # [CLS] [MASK] 17 9 40 [MASK] [SEP]
+    labels = torch.tensor([[-100, 11, 17, 12, -100, 30, -100]])
+    assert masking_cases(inputs, labels).tolist() == [[NOT_CHOSEN, MASKED, KEPT, REPLACED, NOT_CHOSEN, MASKED,
+                                                      NOT_CHOSEN]]

@@ -48,6 +48,8 @@ def masking(choose_specials=False, mask_share=0.8, split_everywhere=False, label
         out[to_random] = rnd[to_random]
         if labels == "masked":
             lab = torch.where(chosen, out, -100)
+        elif labels == "changed":  # only where the model sees another token: the unchanged 10 % lose their label
+            lab = torch.where(out != input_ids, input_ids, -100)
         return out, lab
 
     fn.__name__ = "my_mask_tokens"
@@ -72,9 +74,16 @@ def test_masking_correct_solutions_pass():
     (masking(in_place=True), "not modified in place", ["clone"]),
     (masking(one_random=True), "random replacements", ["separate random token"]),
     (masking(overlap=True), "80 %", ["one random number"]),
+    (masking(labels="changed"), "80 %", ["only where the input changed", "keep their label"]),
 ])
 def test_masking_typical_mistakes_get_precise_feedback(wrong, rule, words):
     fails("mlm_masking", wrong, rule, *words)
+
+
+def test_masking_labels_only_where_changed_is_not_told_to_use_the_argument():
+    """Labelling only changed tokens chooses 0.9 x mlm_probability: the hint names the real mistake, not a fixed 0.15."""
+    feedback = fails("mlm_masking", masking(labels="changed"), "mlm_probability is respected", "keep their label")
+    assert "fixed 0.15" not in feedback
 
 
 def test_masking_crashing_and_unfinished():

@@ -41,7 +41,8 @@ def test_pair_input_typical_mistakes(wrong, rule, words):
     fails("pair_input", wrong, rule, *words)
 
 
-def nsp(swap_labels=False, same_document=False, always_next=False, one_sentence=False, global_rng=False):
+def nsp(swap_labels=False, same_document=False, always_next=False, one_sentence=False, global_rng=False,
+        document_start=False):
     def my_nsp_example(document, index, other_documents, rng):
         r = random if global_rng else rng
         if always_next or r.random() < 0.5:
@@ -49,7 +50,7 @@ def nsp(swap_labels=False, same_document=False, always_next=False, one_sentence=
         if same_document:
             return document[index], r.choice(document), 1
         other = other_documents[0] if one_sentence else r.choice(other_documents)
-        sentence = other[0] if one_sentence else r.choice(other)
+        sentence = other[0] if one_sentence or document_start else r.choice(other)
         return document[index], sentence, (0 if swap_labels else 1)
 
     return my_nsp_example
@@ -65,6 +66,7 @@ def test_nsp_correct_passes():
     (nsp(always_next=True), "half of the examples", ["50 %"]),
     (nsp(one_sentence=True), "drawn at random", ["random document"]),
     (nsp(global_rng=True), "randomness comes from `rng`", ["rng.random()"]),
+    (nsp(document_start=True), "anywhere in their document", ["first sentence", "rng.choice(other)"]),
 ])
 def test_nsp_typical_mistakes(wrong, rule, words):
     fails("nsp_example", wrong, rule, *words)

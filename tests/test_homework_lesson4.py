@@ -79,7 +79,7 @@ def test_attention_loss_typical_mistakes(wrong, rule, words):
 
 def my_hidden_loss(h_s, h_t, W_h, attention_mask):  # noqa: N803
     real = attention_mask.bool()
-    return (h_s @ W_h - h_t)[real].pow(2).mean()
+    return (h_s @ W_h - h_t.detach())[real].pow(2).mean()
 
 
 def test_hidden_loss_correct_passes():
@@ -87,12 +87,17 @@ def test_hidden_loss_correct_passes():
 
 
 def hidden_with_padding(h_s, h_t, W_h, attention_mask):  # noqa: N803
-    return F.mse_loss(h_s @ W_h, h_t)
+    return F.mse_loss(h_s @ W_h, h_t.detach())
 
 
 def hidden_sum_features(h_s, h_t, W_h, attention_mask):  # noqa: N803
     real = attention_mask.bool()
-    return (h_s @ W_h - h_t)[real].pow(2).sum(-1).mean()
+    return (h_s @ W_h - h_t.detach())[real].pow(2).sum(-1).mean()
+
+
+def hidden_teacher_not_detached(h_s, h_t, W_h, attention_mask):  # noqa: N803
+    real = attention_mask.bool()
+    return (h_s @ W_h - h_t)[real].pow(2).mean()  # the right value, but a gradient flows into the teacher
 
 
 def hidden_no_projection(h_s, h_t, W_h, attention_mask):  # noqa: N803
@@ -102,6 +107,7 @@ def hidden_no_projection(h_s, h_t, W_h, attention_mask):  # noqa: N803
 @pytest.mark.parametrize("wrong, rule, words", [
     (hidden_with_padding, "real tokens", ["padding"]),
     (hidden_sum_features, "real tokens", ["divide by h_t"]),
+    (hidden_teacher_not_detached, "the teacher's states do not", ["h_t.detach()"]),
 ])
 def test_hidden_loss_typical_mistakes(wrong, rule, words):
     fails("hidden_loss", wrong, rule, *words)
@@ -112,7 +118,7 @@ def test_hidden_loss_without_projection_crashes_with_the_shapes():
 
 
 def my_soft_cross_entropy(student_logits, teacher_logits, temperature):
-    p_t = F.softmax(teacher_logits / temperature, -1)
+    p_t = F.softmax(teacher_logits.detach() / temperature, -1)
     return -(p_t * F.log_softmax(student_logits / temperature, -1)).sum(-1).mean()
 
 
@@ -136,6 +142,10 @@ def student_only(z_s, z_t, t):
     return -(F.softmax(z_t, -1) * F.log_softmax(z_s / t, -1)).sum(-1).mean()
 
 
+def soft_teacher_not_detached(z_s, z_t, t):
+    return -(F.softmax(z_t / t, -1) * F.log_softmax(z_s / t, -1)).sum(-1).mean()  # right value, gradient into z_t
+
+
 def swapped_roles(z_s, z_t, t):
     return -(F.softmax(z_s / t, -1) * F.log_softmax(z_t / t, -1)).sum(-1).mean()
 
@@ -146,6 +156,7 @@ def swapped_roles(z_s, z_t, t):
     (t_squared, "softened by the temperature", ["distilbert's scaling"]),
     (student_only, "softened by the temperature", ["only the student's"]),
     (swapped_roles, "temperature 1", ["swapped student and teacher"]),
+    (soft_teacher_not_detached, "the teacher's do not", ["teacher_logits.detach()"]),
 ])
 def test_soft_cross_entropy_typical_mistakes(wrong, rule, words):
     fails("soft_cross_entropy", wrong, rule, *words)

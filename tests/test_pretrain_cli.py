@@ -19,6 +19,26 @@ def test_recipe_config_and_flags_reach_the_run(tmp_path, capsys):
     assert options["learning_rate"] == 0.004 and options["max_seq_length"] == 32  # the file beats the recipe
     assert options["batch_size"] == 8 and options["steps"] == 4  # explicit flags beat both
     assert model["norm_placement"] == "pre" and model["hidden_size"] == 64  # recipe and file model fields merge
+    # the held-out row splits MLM accuracy by masking case, beside the unigram baseline at [MASK]
+    assert "held-out [MASK] acc" in capsys.readouterr().out
+    assert 0 < saved["baselines"]["unigram_mlm_acc_mask"] < 1
+    last = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][-1]
+    assert last["split"] == "eval" and {"mlm_acc", "mlm_acc_mask", "mlm_acc_random", "mlm_acc_unchanged",
+                                        "unigram_acc", "unigram_acc_mask"} <= set(last)
+    assert last["unigram_acc_mask"] == round(saved["baselines"]["unigram_mlm_acc_mask"], 6)  # jsonl rounds to 6
+
+
+def test_summary_line_puts_mask_accuracy_first():
+    from bertlab.pretrain import summary_line
+    from bertlab.train.loop import TrainResult
+
+    e = {"mlm_acc": 0.28, "mlm_acc_mask": 0.22, "mlm_acc_random": 0.163, "mlm_acc_unchanged": 0.875,
+         "unigram_acc_mask": 0.056, "nsp_acc": 0.756}
+    line = summary_line(TrainResult(3708, "finished", last_eval=e, seconds=412))
+    assert line == ("finished at step 3708 in 412 s, held-out [MASK] acc 22.0% (unigram 5.6%; overall 28.0%, "
+                    "copying unchanged 87.5%), NSP/SOP acc 75.6%")
+    old_run = summary_line(TrainResult(10, "finished", last_eval={"mlm_acc": 0.12}, seconds=1))
+    assert "held-out MLM acc 12.0%" in old_run  # a run logged before the split: the number it has
 
 
 def test_bad_arguments_fail_clearly(tmp_path, capsys):
@@ -69,12 +89,44 @@ def test_time_to_quality_reports_a_run_with_a_fixed_step_count():
     bench = _time_to_quality_benchmark()
     row = {"label": "fast-cpu", "mlm_acc": 0.25, "unigram_acc": 0.04, "nsp_acc": None, "steps": 20,
            "tokens_per_step": 3957.0, "tokens_per_s_budget": None, "train_seconds": 4.0}
-    text = bench.describe(row)
+    text = bench.describe(row)  # a result file from before the [MASK] split
     assert "MLM accuracy 25.0%" in text and "NSP accuracy n/a" in text and "budget" not in text
-    assert "| 0 | fast-cpu | — | 20 | 25.0% | 4.0% | n/a |" in bench.table([row])
+    assert "| 0 | fast-cpu | — | 20 | — | n/a | n/a | 25.0% | n/a |" in bench.table([row])
+    split = {**row, "mlm_acc_mask": 0.22, "mlm_acc_random": 0.163, "mlm_acc_unchanged": 0.875,
+             "unigram_acc_mask": 0.056, "train_tokens": 14_623_293}
+    text = bench.describe(split)  # [MASK] accuracy first, overall beside it
+    assert text.startswith("held-out [MASK] accuracy 22.0% (unigram baseline 5.6%; overall MLM 25.0%")
+    assert "14,623,293 training tokens, 20 steps" in text
+    assert "| 0 | fast-cpu | — | 20 | 14.62 M | 22.0% | 5.6% | 25.0% | n/a |" in bench.table([split])
     budgeted = bench.describe({**row, "tokens_per_s_budget": 61058.0, "nsp_acc": 0.547, "minutes": 5})
     assert "budget tokens/s 61,058" in budgeted and "NSP accuracy 54.7%" in budgeted
     assert "trained in 4 s wall (budget 300 s)" in budgeted  # the run's own time beside the budget
+
+
+def test_time_to_quality_tokens_budget(tmp_path, capsys):
+    """--tokens N: the most steps whose batches (both warm-up phases) hold at most N real tokens."""
+    import pytest
+
+    from bertlab.pretrain import batch_function, build_data
+
+    bench = _time_to_quality_benchmark()
+    out = tmp_path / "result.json"
+    assert bench.main(["--tokens", "9000", "--set", "corpus=news-en", "--set", "max_seq_length=32",
+                       "--set", "eval_examples=64", "--json", str(out)]) == 0
+    (r,) = json.loads(out.read_text())
+    assert r["tokens_budget"] == 9000 and r["train_tokens"] <= 9000 and r["steps"] >= 2
+    assert f"{r['train_tokens']:,} training tokens, {r['steps']} steps" in capsys.readouterr().out
+    values = {**bench.recipe_options("fast-cpu"), "corpus": "news-en", "max_seq_length": 32}
+    options = bench.base_options(values, steps=r["steps"])
+    data = build_data(options)
+    assert options.warmup_seq_step_count >= 1  # both phases are counted
+    served = sum(int(batch_function(options, data)(s)["attention_mask"].sum()) for s in range(r["steps"]))
+    assert served == r["train_tokens"]  # the count is what the batches hold
+    assert bench.steps_for_tokens(options, 9000, data) == (r["steps"], r["train_tokens"])
+    longer = bench.base_options(values, steps=r["steps"] + 1)
+    assert bench.run_tokens(longer, build_data(longer)) > 9000  # one more step would go over the budget
+    with pytest.raises(SystemExit):
+        bench.main(["--tokens", "8e6", "--steps", "10"])
 
 
 def test_sequence_length_warmup_batches_and_their_objective():

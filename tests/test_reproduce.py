@@ -62,19 +62,22 @@ def test_default_plan_fits_the_budget():
 # --- claims on fake runs -----------------------------------------------------------------------------------------
 
 def _fake_run(tmp_path: Path, name: str, mlm_acc: float, nsp_acc: float, unigram: float = 0.05):
+    """``mlm_acc`` and ``unigram`` at [MASK] positions; the unchanged 10 % copied, as an early model does."""
     from bertlab.reproduce.runs import RunOutcome
 
     run_dir = tmp_path / name
     run_dir.mkdir()
+    split = {"mlm_acc_mask": mlm_acc, "mlm_acc_random": mlm_acc / 2, "mlm_acc_unchanged": 0.9,
+             "mlm_acc": 0.8 * mlm_acc + 0.1 * mlm_acc / 2 + 0.09}
     lines = [{"split": "train", "step": 1, "mlm_loss": 7.0, "nsp_loss": 0.7},
-             {"split": "eval", "step": 10, "mlm_acc": mlm_acc, "nsp_acc": nsp_acc, "mlm_loss": 5.0}]
+             {"split": "eval", "step": 10, **split, "nsp_acc": nsp_acc, "mlm_loss": 5.0}]
     (run_dir / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
-    return RunOutcome("reference", 0, str(run_dir), {"mlm_acc": mlm_acc, "nsp_acc": nsp_acc, "mlm_loss": 5.0},
-                      1.0, 10, {}, unigram, 1.0)
+    return RunOutcome("reference", 0, str(run_dir), {**split, "nsp_acc": nsp_acc, "mlm_loss": 5.0},
+                      1.0, 10, {}, 0.8 * unigram + 0.01, 1.0, unigram_mlm_acc_mask=unigram)
 
 
 @pytest.mark.parametrize("mlm, nsp, held", [((0.30, 0.31), (0.80, 0.82), True),  # far above both baselines
-                                             ((0.08, 0.09), (0.80, 0.82), False),  # MLM only 3.5 points up
+                                             ((0.08, 0.09), (0.80, 0.82), False),  # [MASK] only 3.5 points up
                                              ((0.30, 0.31), (0.45, 0.75), False)])  # NSP mean 60 %, spread 30
 def test_claim_1_verdict_on_fake_runs(tmp_path, mlm, nsp, held):
     from bertlab.reproduce.claims import Context, claim_1
@@ -84,7 +87,21 @@ def test_claim_1_verdict_on_fake_runs(tmp_path, mlm, nsp, held):
     ctx._runs["reference"] = [_fake_run(tmp_path, f"seed{i}", mlm[i], nsp[i]) for i in range(2)]
     result = claim_1(ctx)
     assert result.held is held
-    assert result.measured["held_out_mlm_acc"]["mean_b"] == pytest.approx(0.05)
+    assert result.measured["held_out_mlm_acc_mask"]["mean_b"] == pytest.approx(0.05)  # the unigram at [MASK]
+
+
+def test_claim_1_does_not_count_copying(tmp_path):
+    """At the unigram plateau the overall MLM accuracy is ~9 points up from copying the unchanged tokens alone;
+    the claim is judged at [MASK] positions, so it does not hold."""
+    from bertlab.reproduce.claims import Context, claim_1
+
+    plan = budget.plan(1, quick=True, claims=(1,), seeds=(0, 1), seconds_per_step=0.1)
+    ctx = Context(plan, tmp_path, log=lambda text: None)
+    ctx._runs["reference"] = [_fake_run(tmp_path, f"seed{i}", 0.05, 0.8) for i in range(2)]
+    assert ctx._runs["reference"][0].last_eval["mlm_acc"] - ctx._runs["reference"][0].unigram_mlm_acc > 0.05
+    result = claim_1(ctx)
+    assert result.held is False and "at [MASK] positions" in result.verdict_text
+    assert result.measured["held_out_mlm_acc_unchanged"] == [0.9, 0.9]
     assert set(result.figures) == {"claim1_mlm_acc", "claim1_nsp_acc", "claim1_loss"}
 
 

@@ -13,7 +13,8 @@ import torch
 from bertlab.train.checkpoint import latest_checkpoint, load_checkpoint
 from bertlab.train.loop import TrainSettings, learning_rate_at, train
 from bertlab.train.metrics import read_metrics
-from bertlab.train.pretraining import PretrainingTask
+from bertlab.data import MASK_ID
+from bertlab.train.pretraining import PretrainingTask, unigram_accuracy
 
 from train_helpers import run_torchrun, synthetic_batch, tiny_model
 
@@ -39,10 +40,36 @@ def test_metrics_file_has_the_documented_fields(tmp_path):
     assert [r["step"] for r in train_records] == [2, 4, 6] and [r["step"] for r in eval_records] == [3, 6]
     for field in ("step", "elapsed", "lr", "loss", "mlm_loss", "nsp_loss", "mlm_acc", "nsp_acc", "tokens_per_s"):
         assert field in train_records[0], field
-    assert {"mlm_acc", "nsp_acc", "loss"} <= set(eval_records[0])
+    assert {"mlm_acc", "mlm_acc_mask", "nsp_acc", "loss"} <= set(eval_records[0])
     status = json.loads((tmp_path / "run" / "status.json").read_text())
     assert status == {**status, "status": "finished", "step": 6, "total_steps": 6}
     assert (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_mlm_accuracy_split_by_what_the_model_saw():
+    """A hand-made batch: 10 chosen positions, 5 [MASK] / 2 random / 3 unchanged, predictions set by the logits."""
+    from types import SimpleNamespace
+
+    V = 50
+    inputs = torch.tensor([[2, MASK_ID, MASK_ID, 21, 22, 23, 3, 0],
+                           [2, MASK_ID, MASK_ID, MASK_ID, 44, 31, 32, 3]])
+    labels = torch.tensor([[-100, 10, 11, 20, 22, 23, -100, -100],  # [MASK] [MASK] random unchanged unchanged
+                           [-100, 10, 12, 13, 30, 31, -100, -100]])  # [MASK] [MASK] [MASK] random unchanged
+    right = [True, False, False, True, True,  # the model: 1/2 [MASK], 0 random, 2/2 unchanged ...
+             True, True, False, True, False]  # ... 2/3 [MASK], 1 random, 0/1 unchanged
+    targets = labels[labels != -100]
+    predicted = torch.where(torch.tensor(right), targets, torch.full_like(targets, 10 + 30))
+    logits = torch.nn.functional.one_hot(predicted, V).float()  # (N, V): argmax is `predicted`
+    out = SimpleNamespace(masked_lm_logits=logits, masked_lm_labels=targets, mlm_loss=torch.tensor(1.0),
+                          nsp_loss=None)
+    batch = {"input_ids": inputs, "labels": labels, "attention_mask": (inputs != 0).long()}
+    metrics = PretrainingTask().summarize(PretrainingTask().batch_stats(out, batch))
+    assert metrics["mlm_acc"] == pytest.approx(6 / 10)
+    assert metrics["mlm_acc_mask"] == pytest.approx(3 / 5)
+    assert metrics["mlm_acc_random"] == pytest.approx(1 / 2)
+    assert metrics["mlm_acc_unchanged"] == pytest.approx(2 / 3)
+    # always predicting token 10: right at 2 of the 5 [MASK] positions, at none of the others
+    assert unigram_accuracy([batch], token_id=10) == pytest.approx({"unigram_acc": 2 / 10, "unigram_acc_mask": 2 / 5})
 
 
 def test_warmup_then_linear_decay():
@@ -122,7 +149,8 @@ def test_a_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypat
 SCRIPT = """
 import sys; sys.path.insert(0, {tests!r})
 from bertlab.train.loop import TrainSettings, train
-from bertlab.train.pretraining import PretrainingTask
+from bertlab.data import MASK_ID
+from bertlab.train.pretraining import PretrainingTask, unigram_accuracy
 from train_helpers import synthetic_batch, tiny_model
 train(tiny_model(), PretrainingTask(), synthetic_batch,
       TrainSettings(steps=100000, checkpoint_every=1, keep_checkpoints=2, progress=False, device="cpu",
@@ -154,7 +182,8 @@ import sys; sys.path.insert(0, {tests!r})
 import torch
 from safetensors.torch import save_file
 from bertlab.train.loop import TrainSettings, train
-from bertlab.train.pretraining import PretrainingTask
+from bertlab.data import MASK_ID
+from bertlab.train.pretraining import PretrainingTask, unigram_accuracy
 from train_helpers import synthetic_batch, tiny_model
 model = tiny_model(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 result = train(model, PretrainingTask(), synthetic_batch,

@@ -13,7 +13,8 @@ from bertlab.data.corpus import Corpus, list_corpora, load_corpus
 from bertlab.data.datasets import (Examples, PretrainingDataset, UnigramBaseline, derive_seed, pack_instances,
                                    unigram_baseline)
 from bertlab.data.demo import format_masked, mask_text
-from bertlab.data.masking import IGNORE_INDEX, choose_positions, mask_tokens
+from bertlab.data.masking import (CASE_NAMES, IGNORE_INDEX, KEPT, MASKED, NOT_CHOSEN, REPLACED, choose_positions,
+                                  mask_tokens, masking_cases)
 from bertlab.data.pairs import IN_ORDER, IS_NEXT, NOT_NEXT, SWAPPED, Instance, full_sentence_instances, pair_instances
 from bertlab.data.tokenized import TokenizedCorpus, tokenize_corpus
 from bertlab.data.tokenizer import (CLS_ID, MASK_ID, NUM_SPECIAL_TOKENS, PAD_ID, SEP_ID, SPECIAL_TOKENS, UNK_ID,
@@ -24,7 +25,8 @@ __all__ = [
     "SPECIAL_TOKENS", "PAD_ID", "UNK_ID", "CLS_ID", "SEP_ID", "MASK_ID", "NUM_SPECIAL_TOKENS",
     "get_tokenizer", "train_tokenizer", "load_tokenizer", "save_tokenizer",
     "TokenizedCorpus", "tokenize_corpus",
-    "IGNORE_INDEX", "choose_positions", "mask_tokens",
+    "IGNORE_INDEX", "choose_positions", "mask_tokens", "masking_cases", "CASE_NAMES", "NOT_CHOSEN", "MASKED",
+    "REPLACED", "KEPT",
     "Instance", "pair_instances", "full_sentence_instances", "IS_NEXT", "NOT_NEXT", "IN_ORDER", "SWAPPED",
     "PretrainingCollator", "PretrainingDataset", "Examples", "pack_instances", "derive_seed",
     "UnigramBaseline", "unigram_baseline", "mask_text", "format_masked",

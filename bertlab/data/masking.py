@@ -20,6 +20,11 @@ this function is called: once when the dataset is built, or every time a batch i
 Each token (or word) is chosen independently with probability 0.15, as RoBERTa and Hugging Face do;
 BERT's original script drew exactly round(0.15·n) positions per sequence — the same rate on average.
 Everything is vectorised over the batch and all randomness comes from ``generator``.
+
+Which of the three cases a chosen position fell into is what the model *saw* there, so ``masking_cases`` reads it
+back from the masked input and the labels. Accuracy must be split by it: an unchanged position shows the answer,
+and a model that only copies its input scores well there while knowing nothing (``mlm_acc_unchanged`` vs
+``mlm_acc_mask`` in ``bertlab.train.pretraining``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ import torch
 from bertlab.data.tokenizer import MASK_ID, NUM_SPECIAL_TOKENS
 
 IGNORE_INDEX = -100  # label of every position the loss must skip
+# What the model sees at a chosen position (``masking_cases``); the names are the suffixes of the metrics
+# mlm_acc_mask, mlm_acc_random, mlm_acc_unchanged
+NOT_CHOSEN, MASKED, REPLACED, KEPT = -1, 0, 1, 2
+CASE_NAMES = ("mask", "random", "unchanged")  # CASE_NAMES[MASKED] == "mask", ...
 
 
 def choose_positions(special_tokens_mask: torch.Tensor, mlm_probability: float = 0.15,
@@ -93,3 +102,18 @@ def mask_tokens(input_ids: torch.Tensor, special_tokens_mask: torch.Tensor, voca
 
     # 10 %: keep the original token           my dog is hairy → my dog is hairy (still predicted)
     return masked, labels
+
+
+def masking_cases(masked_input_ids: torch.Tensor, labels: torch.Tensor,
+                  mask_token_id: int = MASK_ID) -> torch.Tensor:
+    """(B, T) int: the case of the 80/10/10 rule the model saw at each chosen position, -1 (``NOT_CHOSEN``) elsewhere.
+
+    ``MASKED`` where the input is [MASK], ``KEPT`` where the input is the label itself, ``REPLACED`` otherwise.
+    Read from the masked input rather than from the draws, so it holds for masks made when the data was built
+    (static masking), for whole-word and knowledge masking, and for batches changed after masking (UNILM's causal
+    rows turn a kept token into [MASK]). A random replacement that drew the original token (about 1 in V of them)
+    shows the model the answer, and counts as ``KEPT``: what the model saw, not what the dice said.
+    """
+    case = torch.where(masked_input_ids == mask_token_id, MASKED,
+                       torch.where(masked_input_ids == labels, KEPT, REPLACED))  # (B, T)
+    return torch.where(labels != IGNORE_INDEX, case, NOT_CHOSEN)

@@ -330,7 +330,11 @@ def summary_line(result: TrainResult) -> str:
     e = result.last_eval
     parts = [f"{result.status} at step {result.step} in {result.seconds:.0f} s"]
     if e:
-        if "mlm_acc" in e:
+        if "mlm_acc_mask" in e:  # [MASK] accuracy first: the unchanged case rewards copying
+            parts.append(f"held-out [MASK] acc {e['mlm_acc_mask']:.1%} (teacher "
+                         f"{e.get('teacher_mlm_acc_mask', float('nan')):.1%}; overall {e['mlm_acc']:.1%}, teacher "
+                         f"{e.get('teacher_mlm_acc', float('nan')):.1%})")
+        elif "mlm_acc" in e:
             parts.append(f"held-out MLM acc {e['mlm_acc']:.1%} (teacher {e.get('teacher_mlm_acc', float('nan')):.1%})")
         if "nsp_acc" in e:
             parts.append(f"NSP/SOP acc {e['nsp_acc']:.1%} (teacher {e.get('teacher_nsp_acc', float('nan')):.1%})")

@@ -31,6 +31,9 @@ from bertlab.distill.objectives import distilbert_losses, loss_weights, tinybert
 from bertlab.model import BertForPreTraining
 from bertlab.train.pretraining import MODEL_INPUTS, PretrainingTask
 
+# the teacher's held-out metrics logged beside the student's, as teacher_<name>
+TEACHER_METRICS = ("mlm_loss", "mlm_acc", "mlm_acc_mask", "mlm_acc_random", "mlm_acc_unchanged", "nsp_loss", "nsp_acc")
+
 Batch = dict[str, torch.Tensor]
 
 # what each component is averaged over (see losses.py); the task weights micro-batches by these counts
@@ -183,7 +186,7 @@ class DistillationTask:
         if self._teacher_eval is None:  # the teacher is frozen: its metrics are computed once
             teacher = self._student_metrics.summarize(teacher_sums)
             self._teacher_eval = {f"teacher_{k}": v for k, v in teacher.items()
-                                  if k in ("mlm_loss", "mlm_acc", "nsp_loss", "nsp_acc")}
+                                  if k in TEACHER_METRICS}
         metrics = self.summarize(sums)
         metrics["examples"] = sum(int(b["input_ids"].shape[0]) for b in self.eval_batches)
         return {**metrics, **self._teacher_eval}

@@ -11,6 +11,20 @@ from bertlab.homework.helpers import as_tensor, close, diagnose, pct, scalar, to
 IGNORE = -100
 MASK_ID = 4
 NUM_SPECIAL = 5  # [PAD] [UNK] [CLS] [SEP] [MASK]
+CHANGED_ONLY = ("No labelled token reached the model unchanged: your labels are set only where the input changed. "
+                "The 10 % of the chosen tokens left unchanged are still chosen and keep their label: the model must "
+                "predict them too, and since it cannot tell which tokens were chosen it learns a representation of "
+                "every input token (BERT §3.1). Set the labels from the choice, before deciding what the model sees.")
+
+
+def labels_only_where_changed(masked: torch.Tensor, labels: torch.Tensor, original: torch.Tensor) -> bool:
+    """The mistake of labelling only the tokens whose input changed: among many labels, some are random
+    replacements but not one is unchanged (BERT's rule leaves ~10 % of them unchanged; an answer that makes every
+    chosen token [MASK] has no unchanged ones either, and another hint)."""
+    chosen = labels != IGNORE
+    seen, wanted = masked[chosen], original[chosen]
+    random_replaced = (seen != MASK_ID) & (seen != wanted)
+    return int(chosen.sum()) > 100 and bool(random_replaced.any()) and not bool((seen == wanted).any())
 
 
 @register("mlm_masking", 1, "BERT's 80/10/10 masking",
@@ -90,8 +104,9 @@ def check_mlm_masking(fn, r: Report) -> None:
                        generator=torch.Generator().manual_seed(1))
         rate = float((out40[1] != IGNORE)[real].float().mean())
         if not abs(rate - 0.4) < 0.03:
-            r.fail(f"with mlm_probability=0.4, {pct(rate)} of the real tokens were chosen; "
-                   f"use the argument instead of a fixed 0.15")
+            hint = (CHANGED_ONLY if labels_only_where_changed(out40[0], out40[1], original)
+                    else "use the argument instead of a fixed 0.15")
+            r.fail(f"with mlm_probability=0.4, {pct(rate)} of the real tokens were chosen; {hint}")
 
     @r.rule("tokens that are not chosen reach the model unchanged")
     def _():
@@ -112,7 +127,9 @@ def check_mlm_masking(fn, r: Report) -> None:
         rnd = 1 - m - keep
         if not (abs(m - 0.8) < 0.05 and abs(rnd - 0.1) < 0.04 and abs(keep - 0.1) < 0.04):
             hint = ""
-            if m > 0.97:
+            if labels_only_where_changed(masked, labels, original):
+                hint = " " + CHANGED_ONLY
+            elif m > 0.97:
                 hint = (" Every chosen token became [MASK]: BERT replaces only 80 % of them, so the model also "
                         "learns about real tokens ([MASK] never appears when it is fine-tuned).")
             elif abs(m - 0.72) < 0.04 or abs(m - 0.64) < 0.04:

@@ -137,6 +137,19 @@ def check_nsp_example(fn, r: Report) -> None:
             r.fail(f"{len(chosen)} NotNext examples used only {len(set(chosen))} different sentences from "
                    f"{len(docs_used)} documents: pick a random document, then a random sentence in it")
 
+    @r.rule("NotNext sentences come from anywhere in their document, not only its start")
+    def _():
+        chosen = [out[1] for _, out in results if out[2] == NOT_NEXT and out[1] in sentences_elsewhere]
+        positions = [int(s.split("s")[1]) for s in chosen]  # "d3s2": sentence 2 of document 3
+        if len(positions) < 50:
+            return  # too few NotNext examples to judge; the 50 % rule reports it
+        first = positions.count(0) / len(positions)  # a random sentence: ~1 in 5 (these documents have 4-6)
+        if first > 0.5 or len(set(positions)) < 3:
+            r.fail(f"{pct(first)} of {len(positions)} NotNext sentences are the first sentence of their document "
+                   f"(positions used: {sorted(set(positions))}): pick a random sentence in the random document "
+                   f"(rng.choice(other)), not other[0]. Openings of documents read differently from the rest "
+                   f"(names, no pronouns), a cue the model could learn instead of the relation between A and B")
+
     @r.rule("all randomness comes from `rng` (the same seed gives the same examples)")
     def _():
         def run(seed: int) -> list[tuple]:

@@ -145,7 +145,8 @@ def check_hidden_loss(fn, r: Report) -> None:
     mask[0, 4:] = 0
     mask[2, 2:] = 0
     given_s, given_w = h_s.clone().requires_grad_(True), W_h.clone().requires_grad_(True)
-    out = r.call(fn, given_s, h_t.clone(), given_w, mask.clone())
+    given_t = h_t.clone().requires_grad_(True)  # as a teacher's states would, were it not run under no_grad
+    out = r.call(fn, given_s, given_t, given_w, mask.clone())
     real = mask.bool()
     sq = ((h_s @ W_h) - h_t).pow(2)  # (B, T, H_T)
     expected = float(sq[real].sum() / (real.sum() * H_T))
@@ -172,7 +173,7 @@ def check_hidden_loss(fn, r: Report) -> None:
         hint = diagnose(value, candidates) or "project with h_s @ W_h, subtract h_t, square, average over real tokens and features."
         r.fail(f"got {value:.6f}, expected {expected:.6f}: {hint}")
 
-    @r.rule("the student and W_h get gradients; the teacher's states do not")
+    @r.rule("the student and W_h get gradients; the teacher's states do not (it only supplies targets)")
     def _():
         loss = holder["loss"]
         if not loss.requires_grad:
@@ -180,6 +181,9 @@ def check_hidden_loss(fn, r: Report) -> None:
         loss.backward()
         if given_s.grad is None or given_w.grad is None:
             r.fail("h_s or W_h received no gradient: W_h is learned together with the student")
+        if given_t.grad is not None and float(given_t.grad.abs().sum()) > 0:
+            r.fail("the teacher's states h_t received a gradient: use h_t.detach(). The teacher is frozen and only "
+                   "supplies targets; a gradient into it would move the targets toward the student")
 
 
 @register("soft_cross_entropy", 4, "the prediction-layer loss against the teacher's soft targets",
@@ -189,9 +193,10 @@ def check_soft_cross_entropy(fn, r: Report) -> None:
     N, V = 6, 11
     z_s, z_t = torch.randn(N, V, generator=g) * 2, torch.randn(N, V, generator=g) * 2
     results = {}
+    teacher = z_t.clone().requires_grad_(True)  # as a teacher's logits would, were it not run under no_grad
     for temp in (1.0, 2.0):
         given = z_s.clone().requires_grad_(True)
-        results[temp] = (given, r.call(fn, given, z_t.clone(), temp))
+        results[temp] = (given, r.call(fn, given, teacher if temp == 1.0 else z_t.clone(), temp))
 
     def reference(t: float) -> float:
         p_t = F.softmax(z_t / t, -1)
@@ -239,7 +244,7 @@ def check_soft_cross_entropy(fn, r: Report) -> None:
     def _():
         compare(2.0)
 
-    @r.rule("the student's logits get a gradient")
+    @r.rule("the student's logits get a gradient; the teacher's do not (it only supplies targets)")
     def _():
         given, loss = results[1.0]
         if not loss.requires_grad:
@@ -247,3 +252,6 @@ def check_soft_cross_entropy(fn, r: Report) -> None:
         loss.backward()
         if given.grad is None:
             r.fail("student_logits received no gradient")
+        if teacher.grad is not None and float(teacher.grad.abs().sum()) > 0:
+            r.fail("teacher_logits received a gradient: use teacher_logits.detach(). The teacher is frozen; its "
+                   "softened probabilities are the targets, which must not move toward the student")

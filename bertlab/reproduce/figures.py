@@ -33,7 +33,8 @@ def curves(title: str, groups: dict, metric: str, split: str = "train", baseline
                                      line=dict(color=COLORS[i % len(COLORS)], dash="solid" if j == 0 else "dash")))
     if baseline is not None:
         fig.add_hline(y=baseline[1], line=dict(color="gray", dash="dot"), annotation_text=baseline[0])
-    names = {"mlm_acc": "MLM accuracy", "nsp_acc": "NSP accuracy", "mlm_loss": "MLM loss", "loss": "loss"}
+    names = {"mlm_acc": "MLM accuracy", "mlm_acc_mask": "MLM accuracy at [MASK]", "nsp_acc": "NSP accuracy",
+             "mlm_loss": "MLM loss", "loss": "loss"}
     where = "held-out" if split == "eval" else "training"
     return _layout(fig, title, "optimizer step", y_title or f"{where} {names.get(metric, metric)}")
 

@@ -36,6 +36,7 @@ class RunOutcome:
     unigram_mlm_acc: float
     epochs: float  # passes over the training examples
     dupe_factor: int | None = None  # static masking: copies of the masks
+    unigram_mlm_acc_mask: float | None = None  # the unigram baseline at [MASK] positions (None: an older outcome)
     cross_eval: dict = field(default_factory=dict)  # {"pairs": {...}, "full-sentence": {...}} held-out metrics
     model: object = None  # the trained model (kept in memory for cross-evaluation; not serialised)
 
@@ -68,11 +69,10 @@ def run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, progress: 
     import torch
 
     from bertlab.analysis.params import count_parameters
-    from bertlab.data import PretrainingDataset, save_tokenizer, unigram_baseline
+    from bertlab.data import PretrainingDataset, save_tokenizer
     from bertlab.model import BertForPreTraining
-    from bertlab.pretrain import build_data, model_config
+    from bertlab.pretrain import build_data, model_config, task_and_baselines
     from bertlab.train.loop import train
-    from bertlab.train.pretraining import PretrainingTask
     from bertlab.train.run import write_run_config
 
     options = options_for(scale, variant, seed, run_dir, progress)
@@ -87,25 +87,22 @@ def run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, progress: 
     config = model_config(options, data.tokenizer.get_vocab_size())
     torch.manual_seed(seed)
     model = BertForPreTraining(config)
-    baseline = unigram_baseline(data.held_out, token_id=unigram_baseline(data.train).token_id,
-                                num_batches=len(data.eval_batches), batch_size=data.eval_batches[0]["labels"].shape[0])
+    task, baselines = task_and_baselines(options, data)
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
     save_tokenizer(data.tokenizer, run_dir / "tokenizer.json")
     write_run_config(run_dir, "pretrain", config, options=asdict(options),
                      data={"corpus": options.corpus, "train_examples": len(train_data), "static_dupe_factor": dupe_factor},
-                     baselines={"unigram_mlm_acc": baseline.accuracy, "unigram_token_id": baseline.token_id,
-                                "nsp_chance": 0.5 if options.objective != "mlm" else None})
-    task = PretrainingTask(data.eval_batches, nsp_weight=options.nsp_weight)
+                     baselines=baselines)
     began = time.time()
     result = train(model, task, lambda step: train_data.batch(step, options.batch_size), options.train_settings(),
                    run_dir, callbacks=())
     if result.status != "finished":
         raise KeyboardInterrupt
     return RunOutcome(variant, seed, str(run_dir), dict(result.last_eval), time.time() - began, result.step,
-                      count_parameters(model).to_dict(), float(baseline.accuracy), round(epochs, 2), dupe_factor,
-                      model=model)
+                      count_parameters(model).to_dict(), float(baselines["unigram_mlm_acc"]), round(epochs, 2),
+                      dupe_factor, unigram_mlm_acc_mask=baselines["unigram_mlm_acc_mask"], model=model)
 
 
 def held_out_batches(scale: Scale, objective: str) -> list:

@@ -97,7 +97,7 @@ def draw_curves() -> None:
         with column:
             options = sorted({f for lines in records.values() for f in rf.numeric_fields(lines, split)},
                              key=lambda f: (0 if "loss" in f else 1 if "acc" in f or "f1" in f else 2, f))
-            options = [f for f in options if not f.startswith("teacher_")]
+            options = [f for f in options if not f.startswith(("teacher_", "unigram_"))]  # drawn with their metric
             if not options:
                 st.info(f"No {split} lines yet.")
                 continue
