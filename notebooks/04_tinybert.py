@@ -20,7 +20,7 @@
 # finally the predictions. In this lesson you will
 #
 # 1. draw the **layer mapping** g(m) — which teacher layer each student layer learns from;
-# 2. meet the teacher — the course's 4-layer model — and check that it knows something worth copying;
+# 2. meet the teacher — the course's English model — and check that it knows something worth copying;
 # 3. compute TinyBERT's four losses on one batch;
 # 4. run **general distillation** of a student, two seeds, next to the same student trained from scratch with
 #    two seeds, and see whether the difference is larger than the seed spread;
@@ -55,15 +55,15 @@ layer_mapping_figure(4, 12, uniform_layer_map(4, 12), title="TinyBERT4 from BERT
 # %% [markdown]
 # ## 2. The teacher and the student
 #
-# The teacher is the course's distillation teacher: the `tiny` BERT made **4 layers** deep (L4 H128, 2 heads),
-# trained on wiki-en with MLM + NSP and the fast-cpu recipe for 6,000 steps (`bertlab course prepare`; without
-# it the next cell trains a 2,000-step stand-in, several minutes). A teacher is only worth copying if it knows
+# The teacher is the course's English model from lesson 1: the `tiny` BERT (L2 H128, 2 heads) trained on wiki-en
+# with MLM + NSP and the fast-cpu recipe for 6,000 steps (`bertlab course prepare`; without it the next cell
+# trains a 2,000-step stand-in, several minutes). A teacher is only worth copying if it knows
 # something: its held-out accuracy at `[MASK]` positions (lesson 1, section 6) is printed below, next to the
 # unigram guess.
 #
-# The student is smaller in both directions, like TinyBERT: **2 layers of width 64** (FFN 256, 2 heads). The
-# uniform map is g = [0, 2, 4] — student layer 1 learns from teacher layer 2, student layer 2 from teacher layer
-# 4 — and the learned projections W_e, W_h map the student's width 64 to the teacher's 128.
+# The student is smaller in both directions, like TinyBERT: **1 layer of width 64** (FFN 256, 2 heads). The
+# uniform map is g = [0, 2] — the student's embeddings learn from the teacher's, its only layer from the
+# teacher's last — and the learned projections W_e, W_h map the student's width 64 to the teacher's 128.
 
 # %%
 from bertlab import load_run
@@ -72,7 +72,7 @@ from bertlab.lessons.inspect import accuracy_by_case
 from bertlab.lessons.recipes import ensure_model
 from bertlab.pretrain import build_data
 
-teacher_dir, teacher_options = ensure_model("teacher", live_run="lesson4-teacher")
+teacher_dir, teacher_options = ensure_model("en", live_run="lesson1-en")
 teacher = load_run(teacher_dir)
 data = build_data(teacher_options, tokenizer=teacher.tokenizer)  # the teacher's corpus, split and held-out masks
 eval_batches = data.eval_batches[:pick(16, 2)]
@@ -88,7 +88,7 @@ print(f"teacher's held-out accuracy at [MASK]: {teacher_cases['[MASK]']['accurac
 from bertlab.analysis.params import count_parameters
 from bertlab.distill.trainer import make_student
 
-STUDENT = dict(num_hidden_layers=2, hidden_size=64, intermediate_size=256, num_attention_heads=2)
+STUDENT = dict(num_hidden_layers=1, hidden_size=64, intermediate_size=256, num_attention_heads=2)
 teacher_config = teacher.model_config
 student_config = teacher_config.replace(**STUDENT)
 layer_map = uniform_layer_map(student_config.num_hidden_layers, teacher_config.num_hidden_layers)
@@ -98,7 +98,7 @@ s_count, t_count = count_parameters(student_config).unique, count_parameters(tea
 print(f"student: {s_count:,} parameters ({s_count / t_count:.0%} of the teacher); layer map g = {layer_map}")
 print(f"projections learned with it (thrown away afterwards): {student.projections}")
 layer_mapping_figure(student_config.num_hidden_layers, teacher_config.num_hidden_layers, layer_map,
-                     title="this lesson: student M = 2 from teacher N = 4").show()
+                     title="this lesson: student M = 1 from teacher N = 2").show()
 
 # %% [markdown]
 # ## 3. The four losses on one batch
@@ -163,7 +163,7 @@ common = dict(steps=steps, batch_size=pick(32, 8), learning_rate=2e-3, warmup=0.
               log_every=pick(10, 2), eval_examples=pick(512, 64), checkpoint_every=0, precision=lesson_precision())
 students = {}
 for seed in seeds:
-    options = DistillOptions(teacher=str(teacher.path), student_layers=2, student_hidden=64, student_heads=2,
+    options = DistillOptions(teacher=str(teacher.path), student_layers=1, student_hidden=64, student_heads=2,
                              student_intermediate=256, method="tinybert", layer_map="uniform", seed=seed,
                              progress=False, out=fresh_run(f"lesson4-student-seed{seed}"), **common)
     result = distill(options, callbacks=[curves.series(f"distilled, seed {seed}")])
@@ -188,7 +188,7 @@ for seed in seeds:
 # %%
 import pandas as pd
 
-rows = {"teacher (L4 H128)": teacher_cases}
+rows = {"teacher (L2 H128)": teacher_cases}
 for name, path in students.items():
     rows[name] = accuracy_by_case(load_run(path).model, eval_batches, unigram_token_id=unigram)
 table = pd.DataFrame({name: {"[MASK]": c["[MASK]"]["accuracy"], "random": c["random"]["accuracy"],
@@ -210,7 +210,7 @@ print(f"[MASK] accuracy after {steps} steps: distilled {min(distilled):.1%}–{m
 #   shorten, docs/recipe.md). Copying the teacher's attention maps gives the student the *where to look* that it
 #   would otherwise have to discover;
 # - a student can only learn what its teacher knows: the distilled students end below the teacher's line. That is
-#   the price of a model at about a quarter of the size;
+#   the price of a model at a fraction of the size (printed in section 2);
 # - `bertlab experiment distill-vs-scratch` runs the same comparison longer (1,000 student steps) and adds a
 #   downstream task; docs/distill.md has its table.
 #
@@ -248,7 +248,7 @@ for who, maps in (("teacher", t_maps), ("student", s_maps)):
 #
 # DistilBERT (Sanh et al. 2019, §2–3) keeps the teacher's **width** and halves its **depth**, and starts the
 # student from the teacher itself: the embeddings and **one layer out of two** are copied (here teacher layers
-# 0 and 2 of 0–3). It then trains on a sum of three losses, with the official weights 5 / 2 / 1:
+# 0 of 0–1: a 1-layer student from a 2-layer teacher; from BERT-base's 12 layers it would be 0, 2, …, 10). It then trains on a sum of three losses, with the official weights 5 / 2 / 1:
 #
 # - `L_ce` — soft cross-entropy against the teacher's distribution, both softened by a **temperature** T = 2:
 #   `−Σ_v softmax(z_T/T)[v] · log softmax(z_S/T)[v]`, multiplied by **T²**;

@@ -22,13 +22,14 @@ def test_course_dir_follows_the_environment(monkeypatch, tmp_path):
 
 
 def test_the_specification_is_the_fast_recipe_on_top_of_the_common_settings(tmp_path):
-    from bertlab.course import COURSE_MODELS
+    from bertlab.course import COURSE_MODELS, resolve
 
-    teacher = COURSE_MODELS["teacher"].options(tmp_path)
-    assert teacher.steps == 6000 and teacher.warmup_seq_length == 16 and teacher.precision == "bf16"
-    assert teacher.model_overrides == {"norm_placement": "pre", "hidden_dropout_prob": 0.0,
-                                       "attention_probs_dropout_prob": 0.0, "num_hidden_layers": 4}
-    assert COURSE_MODELS["zh"].options(tmp_path).whole_word and teacher.out == str(tmp_path / "teacher-en-wiki")
+    en = COURSE_MODELS["en"].options(tmp_path)
+    assert en.steps == 6000 and en.warmup_seq_length == 16 and en.precision == "bf16" and en.seed == 0
+    assert en.model_overrides == {"norm_placement": "pre", "hidden_dropout_prob": 0.0,
+                                  "attention_probs_dropout_prob": 0.0}
+    assert COURSE_MODELS["zh"].options(tmp_path).whole_word and en.out == str(tmp_path / "en-wiki")
+    assert resolve(["teacher"]) == [COURSE_MODELS["en"]]  # the distillation teacher is the English model
     assert course_model("en", tmp_path) is None and state(COURSE_MODELS["en"], tmp_path)["state"] == "missing"
 
 
@@ -68,7 +69,7 @@ def test_status_command_lists_every_model(tmp_path, capsys):
 
     assert main(["course", "status", "--dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert all(name in out for name in ("en ", "zh ", "teacher ")) and out.count("missing") == 3
+    assert all(name in out for name in ("en ", "zh ")) and out.count("missing") == 2
 
 
 def test_bad_thread_count_is_a_one_line_error(tmp_path, capsys):

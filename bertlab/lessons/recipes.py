@@ -20,7 +20,7 @@ from bertlab.course import COURSE_MODELS, course_dir, course_model
 from bertlab.lessons.settings import fast_mode, fresh_run, lesson_precision, pick, run_name, runs_dir
 from bertlab.train.run import read_run_config, read_status
 
-LIVE_STEPS = {"en": 2000, "zh": 2000, "teacher": 2000}  # a live stand-in's steps (the course models: 6,000)
+LIVE_STEPS = {"en": 2000, "zh": 2000}  # a live stand-in's steps (the course models: 6,000)
 
 
 def use_course_models() -> bool:
