@@ -223,7 +223,7 @@ cases = accuracy_by_case(run.model, data.eval_batches, unigram_token_id=baseline
 display(pd.DataFrame(cases).T.style.format({"positions": "{:.0f}", "accuracy": "{:.1%}", "unigram": "{:.1%}"}))
 above = cases["[MASK]"]["accuracy"] - cases["[MASK]"]["unigram"]
 print(f"at [MASK]: {cases['[MASK]']['accuracy']:.1%} vs the unigram guess {cases['[MASK]']['unigram']:.1%} "
-      f"({above * 100:+.1f} points); overall {baseline.accuracy:.1%} for the unigram guess")
+      f"({above * 100:+.1f} points); over all chosen positions the unigram guess scores {baseline.accuracy:.1%}")
 
 # %% [markdown]
 # Read the rows separately. At **unchanged** positions the model sees the very token it must predict: copying it

@@ -21,19 +21,44 @@ OUT = ROOT / "reports" / "lessons"
 
 
 def slim(nb) -> None:
-    """Drop the text/html copy of every plotly figure (it inlines plotly.js, ~3.5 MB); keep its JSON."""
+    """Drop plotly.js, which the "notebook" renderer inlines (~5 MB: a loader output, and an HTML copy of each
+    figure); JupyterLab draws every figure from its JSON, which stays."""
     for cell in nb.cells:
+        kept = []
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if "application/vnd.plotly.v1+json" in data:
                 data.pop("text/html", None)
+            elif set(data) == {"text/html"} and len(data["text/html"]) > 100_000 and "plotly" in data["text/html"]:
+                continue  # the plotly.js loader
+            kept.append(output)
+        if cell.cell_type == "code":
+            cell.outputs = kept
+
+
+def table_text(html: str) -> str:
+    """A pandas table's HTML as plain rows ("a | b | c"), for the text summary."""
+    import re
+
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", html, flags=re.S)
+    cells = [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, flags=re.S) for row in rows]
+    caption = re.findall(r"<caption[^>]*>(.*?)</caption>", html, flags=re.S)
+    lines = [f"({caption[0].strip()})"] if caption else []
+    lines += [" | ".join(re.sub(r"<[^>]+>", "", c).strip() for c in row) for row in cells]
+    return "\n".join(lines)
 
 
 def printed(nb) -> str:
     """The stream output of every code cell, with the cell's first line as a heading."""
     parts = []
     for cell in nb.cells:
-        text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+        text = ""
+        for o in cell.get("outputs", []):
+            html = o.get("data", {}).get("text/html", "")
+            if o.get("output_type") == "stream":
+                text += o.get("text", "")
+            elif "<table" in html:
+                text += table_text(html) + "\n"
         if cell.cell_type == "code" and text.strip():
             parts.append(f"### {cell.source.splitlines()[0] if cell.source else ''}\n{text.rstrip()}\n")
     return "\n".join(parts)
