@@ -197,7 +197,7 @@ print("A:", first[:200], "...\nB:", second[:200], "...\nother:", other[:200], ".
 from bertlab.lessons import LiveCurves
 from bertlab.pretrain import pretrain, summary_line
 
-sop_run = replace(sop_options, steps=pick(600, 8), learning_rate=1e-3, warmup=0.05, lr_decay=0.3,
+sop_run = replace(sop_options, steps=pick(400, 8), learning_rate=1e-3, warmup=0.05, lr_decay=0.3,
                   warmup_seq_length=0, warmup_seq_steps=0.0, warmup_seq_objective=None, eval_every=pick(200, 4),
                   eval_examples=pick(1024, 64), checkpoint_every=0, out=fresh_run("lesson2-sop"))
 curves = LiveCurves(["mlm_acc", "nsp_loss", "nsp_acc"], title="the course model, continued with MLM + SOP",

@@ -152,7 +152,7 @@ from bertlab.lessons.recipes import fast_options
 from bertlab.lessons.settings import lesson_precision
 from bertlab.pretrain import pretrain, summary_line
 
-steps, seeds = pick(400, 8), (0, 1)
+steps, seeds = pick(300, 8), (0, 1)
 curves = LiveCurves(["loss", "mlm_acc_mask"], title="general distillation vs from scratch (2 seeds each)",
                     titles=["distillation objective (emb + attn + hidn + pred)", "held-out accuracy at [MASK]"])
 curves.show()
