@@ -203,16 +203,18 @@ print(f"[MASK] accuracy after {steps} steps: distilled {min(distilled):.1%}–{m
       f"({'beyond' if min(distilled) > max(scratch) else 'NOT beyond'} the seed spread)")
 
 # %% [markdown]
-# What to look for:
+# What to look for (the executed lesson's numbers are in `reports/lessons/04_tinybert.txt`):
 #
-# - the distilled students leave the unigram plateau within the first ~100 steps; alone, the same student on
-#   128-token pairs sits on it much longer (the plateau that the fast-cpu recipe's 16-token first half exists to
-#   shorten, docs/recipe.md). Copying the teacher's attention maps gives the student the *where to look* that it
-#   would otherwise have to discover;
-# - a student can only learn what its teacher knows: the distilled students end below the teacher's line. That is
-#   the price of a model at a fraction of the size (printed in section 2);
-# - `bertlab experiment distill-vs-scratch` runs the same comparison longer (1,000 student steps) and adds a
-#   downstream task; docs/distill.md has its table.
+# - where the curves leave the unigram line. Alone, a student on 128-token pairs starts on the plateau where it
+#   guesses frequent words (the plateau that the fast-cpu recipe's 16-token first half exists to shorten,
+#   docs/recipe.md); distilled, it is handed the teacher's attention maps — *where to look* — and its soft
+#   predictions over the whole vocabulary at every masked position, far more signal per example than one correct
+#   token;
+# - the last line above: the claim holds only if the worse distilled seed beats the better seed from scratch;
+# - a student can only learn what its teacher knows: the distilled students end below the teacher's line, the
+#   price of a model at a fraction of the size (printed in section 2);
+# - `bertlab experiment distill-vs-scratch` runs the same comparison longer (1,000 student steps, a 4-layer
+#   teacher) and adds a downstream task; docs/distill.md has its table.
 #
 # ## 5. Attention maps: teacher vs student
 #
