@@ -173,21 +173,18 @@ def prepare(names=(), directory: str | Path | None = None, models: dict[str, Cou
                 while found["state"] == "training":
                     time.sleep(poll_seconds)
                     found = state(m, directory)
-                    bar.n = offset + found["step"]
-                    bar.refresh()
+                    bar.update(offset + found["step"] - bar.n)  # update(), not n =: tqdm's rate and ETA follow
             if found["state"] != "ready":
                 def follow(record, base=offset):
                     if record.get("split") == "train":
-                        bar.n = base + record["step"]
-                        bar.refresh()
+                        bar.update(base + record["step"] - bar.n)
                 done[m.name] = train_one(m, directory, callbacks=[follow])
                 if done[m.name] != "finished":
                     bar.write(f"{m.name}: interrupted; run the same command again to continue from its last checkpoint")
                     break
             done[m.name] = "finished"
             offset += found["total_steps"]
-            bar.n = offset
-            bar.refresh()
+            bar.update(offset - bar.n)
     finally:
         bar.close()
     return done
