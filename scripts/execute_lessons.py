@@ -64,7 +64,7 @@ def printed(nb) -> str:
     return "\n".join(parts)
 
 
-def execute(prefix: str, timeout: int) -> Path:
+def execute(prefix: str, timeout: int, out: Path = OUT) -> Path:
     import nbformat
     from nbclient import NotebookClient
 
@@ -79,8 +79,8 @@ def execute(prefix: str, timeout: int) -> Path:
                    resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     seconds = time.monotonic() - start
     slim(nb)
-    OUT.mkdir(parents=True, exist_ok=True)
-    target = OUT / source.name
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / source.name
     nbformat.write(nb, target)
     target.with_suffix(".txt").write_text(f"# {source.name}, executed in normal mode in {seconds:.0f} s\n\n"
                                           + printed(nb), encoding="utf-8")
@@ -91,12 +91,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("lessons", nargs="+", help="lesson prefixes, e.g. 01 04")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell (default 3600)")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"where the executed copies go (default {OUT})")
     args = parser.parse_args(argv)
     for prefix in args.lessons:
         start = time.monotonic()
         print(f"{prefix}: executing ...", flush=True)
-        target = execute(prefix, args.timeout)
-        print(f"{prefix}: {target.relative_to(ROOT)} in {time.monotonic() - start:.0f} s", flush=True)
+        target = execute(prefix, args.timeout, args.out)
+        print(f"{prefix}: {target} in {time.monotonic() - start:.0f} s", flush=True)
     return 0
 
 
