@@ -67,4 +67,5 @@ def run_status(args) -> int:
               f"{shown[0]:>10s} {shown[1]:>8s} {shown[2]:>8s}  {found['path']}")
         for line in found.get("differences", [])[:5]:
             print(f"{'':8s} differs: {line}")
+    print(f"explore them: bertlab dashboard --runs {directory}")
     return 0
