@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +39,9 @@ class BertConfig:
     share_layers: str = "none"  # ALBERT §3.1 cross-layer sharing: none | all | attention | ffn
     norm_placement: str = "post"  # "post" = BERT (LayerNorm after the residual); "pre" = pre-LN variant
     pad_token_id: int = 0
+    # XLM §3.1 language embeddings: a table of this many rows added to token + position embeddings; 0 = none
+    # (BERT), so models and config files without the field behave exactly as before
+    num_languages: int = 0
 
     def __post_init__(self) -> None:
         positive = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
@@ -49,6 +54,9 @@ class BertConfig:
                                                 or self.embedding_size <= 0):
             raise ValueError(f"BertConfig.embedding_size must be a positive integer or None (E = H), "
                              f"got {self.embedding_size!r}")
+        if not isinstance(self.num_languages, int) or isinstance(self.num_languages, bool) or self.num_languages < 0:
+            raise ValueError(f"BertConfig.num_languages must be 0 (no language embeddings) or a positive integer, "
+                             f"got {self.num_languages!r}")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"BertConfig.hidden_size {self.hidden_size} is not divisible by num_attention_heads "
@@ -179,6 +187,50 @@ PRESET_DESCRIPTIONS: dict[str, str] = {
 }
 
 
+def check_field_types(cls, values: dict, where: str) -> None:
+    """Raise a ValueError naming ``where`` and the field when a value in ``values`` (e.g. read from a JSON file)
+    has the wrong type for dataclass ``cls``: {"steps": "ten"} -> "steps must be an integer, got 'ten'"."""
+    hints = typing.get_type_hints(cls)
+    for name, value in values.items():
+        hint = hints.get(name)
+        if hint is None:
+            continue
+        allowed = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+        if not any(_has_type(value, t) for t in allowed):
+            wanted = " or ".join(_TYPE_NAMES.get(typing.get_origin(t) or t, str(t)) for t in allowed)
+            raise ValueError(f"{where}: {name} must be {wanted}, got {value!r}")
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "an object",
+               list: "a list", type(None): "null"}
+
+
+def _has_type(value, hint) -> bool:
+    kind = typing.get_origin(hint) or hint
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is type(None):
+        return value is None
+    return isinstance(value, kind) if isinstance(kind, type) else True
+
+
+def check_overrides(overrides, where: str = "model_overrides") -> dict:
+    """``overrides`` of BertConfig fields: an object of known fields with values of the right types."""
+    if not isinstance(overrides, dict):
+        raise ValueError(f"{where} must be an object of BertConfig fields, got {overrides!r}")
+    known = {f.name for f in dataclasses.fields(BertConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown BertConfig field(s) {', '.join(unknown)}; known fields: "
+                         f"{', '.join(sorted(known))}")
+    check_field_types(BertConfig, overrides, where)
+    return overrides
+
+
 def get_preset(name: str, **overrides) -> BertConfig:
     """The preset ``name`` with optional field overrides, e.g. ``get_preset("tiny", embedding_size=64)``."""
     try:
@@ -188,4 +240,5 @@ def get_preset(name: str, **overrides) -> BertConfig:
     return config.replace(**overrides) if overrides else config.replace()
 
 
-__all__ = ["BertConfig", "PRESETS", "PRESET_DESCRIPTIONS", "SHARE_MODES", "get_preset"]
+__all__ = ["BertConfig", "PRESETS", "PRESET_DESCRIPTIONS", "SHARE_MODES", "check_field_types", "check_overrides",
+           "get_preset"]

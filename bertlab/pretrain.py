@@ -14,12 +14,16 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bertlab.config import SHARE_MODES, BertConfig, get_preset
+from bertlab.config import SHARE_MODES, BertConfig, check_field_types, check_overrides, get_preset
+from bertlab.data.crosslingual import CROSSLINGUAL_OBJECTIVES, LANGUAGES, RANKING_OBJECTIVE, crosslingual_data
 from bertlab.train.loop import TrainResult, TrainSettings, train
 from bertlab.train.pretraining import PretrainingTask
-from bertlab.train.run import read_run_config, write_run_config
+from bertlab.train.ranking import RankingTask
+from bertlab.train.run import resumed_options, write_run_config
+from bertlab.train.runlock import holds_run, run_lock
 
-OBJECTIVES = ("mlm+nsp", "mlm+sop", "mlm")
+# BERT / ALBERT / RoBERTa on documents, then XLM's and the LASER-style ones on a parallel corpus
+OBJECTIVES = ("mlm+nsp", "mlm+sop", "mlm") + CROSSLINGUAL_OBJECTIVES
 
 
 @dataclass
@@ -35,6 +39,8 @@ class PretrainOptions:
     # UNILM's self-attention mask (bertlab/family/unilm.py): bidirectional (BERT), left-to-right, seq2seq
     attention_mask_kind: str = "bidirectional"
     masking: str = "dynamic"
+    # XLM §3.1 language embeddings (BertConfig.num_languages = 2: en, zh) for the cross-lingual objectives
+    language_embeddings: bool = False
     # what one masking draw covers: token (BERT), word (whole-word masking), knowledge (whole entities and
     # phrases, ERNIE 1.0 §3.2, bertlab/family/knowledge.py); whole_word=True is the older spelling of "word"
     masking_unit: str = "token"
@@ -72,6 +78,7 @@ class PretrainOptions:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        check_field_types(PretrainOptions, dataclasses.asdict(self), "options")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
         from bertlab.family.unilm import check_objective
@@ -96,6 +103,19 @@ class PretrainOptions:
             raise ValueError(f"warmup_seq_steps must be >= 0, got {self.warmup_seq_steps}")
         if not 0 < self.held_out_fraction < 1:
             raise ValueError(f"held_out_fraction must be between 0 and 1, got {self.held_out_fraction}")
+        check_overrides(self.model_overrides)
+        self.train_settings()  # learning rate, device, intervals: refused now, before any data is built
+        if self.objective in CROSSLINGUAL_OBJECTIVES:
+            self._check_crosslingual()
+
+    def _check_crosslingual(self) -> None:
+        """The cross-lingual objectives take token masking, dynamic masks and BERT's attention, nothing else."""
+        unsupported = {"--masking static": self.masking != "dynamic", "--masking-unit": self.masking_unit != "token",
+                       "--attention-mask": self.attention_mask_kind != "bidirectional",
+                       "--warmup-seq-length": bool(self.warmup_seq_length)}
+        for flag, given in unsupported.items():
+            if given:
+                raise ValueError(f"{flag} is not available with --objective {self.objective}; leave it out")
 
     def train_settings(self) -> TrainSettings:
         names = {f.name for f in dataclasses.fields(TrainSettings)}
@@ -122,6 +142,8 @@ def model_config(options: PretrainOptions, vocab_size: int) -> BertConfig:
         overrides["embedding_size"] = options.embedding_size
     if options.share_layers is not None:
         overrides["share_layers"] = options.share_layers
+    if options.language_embeddings:
+        overrides["num_languages"] = len(LANGUAGES)
     config = get_preset(options.preset, **overrides)
     return config.replace(vocab_size=vocab_size,
                           max_position_embeddings=max(config.max_position_embeddings, options.max_seq_length))
@@ -142,6 +164,8 @@ def build_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
     from bertlab.data import PretrainingDataset, get_tokenizer, load_corpus
     from bertlab.family.unilm import prepare_batch
 
+    if options.objective in CROSSLINGUAL_OBJECTIVES:
+        return build_crosslingual_data(options, tokenizer)
     corpus = load_corpus(options.corpus)
     split_seed = options.seed if options.split_seed is None else options.split_seed
     train_corpus, held_out_corpus = corpus.split(options.held_out_fraction, seed=split_seed)
@@ -167,6 +191,17 @@ def build_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
     return PretrainData(train_data, held_out, tokenizer, eval_batches, warmup)
 
 
+def build_crosslingual_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
+    """XLM's MLM / TLM or translation-ranking data on a parallel corpus (``bertlab.data.crosslingual``)."""
+    split_seed = options.seed if options.split_seed is None else options.split_seed
+    data = crosslingual_data(options.objective, options.corpus, options.vocab_size, options.lowercase,
+                             options.max_seq_length, options.held_out_fraction, options.seed, split_seed, tokenizer)
+    eval_size = 64
+    n_batches = max(1, min(options.eval_examples, len(data.held_out.pair_ids) or len(data.held_out)) // eval_size)
+    eval_batches = [data.held_out.batch(i, eval_size) for i in range(n_batches)]
+    return PretrainData(data.train, data.held_out, data.tokenizer, eval_batches)
+
+
 def batch_function(options: PretrainOptions, data: PretrainData):
     """``batch_fn(step)`` for the training loop: short inputs during sequence-length warm-up, then full ones.
 
@@ -185,33 +220,42 @@ def batch_function(options: PretrainOptions, data: PretrainData):
     return batch_fn
 
 
-def options_for_resume(out: str | Path, steps: int | None = None) -> PretrainOptions:
-    """The options a run was started with (from its config.json), to continue it."""
-    saved = read_run_config(out).get("options")
-    if not saved:
-        raise ValueError(f"{out}/config.json has no 'options' section; it was not written by bertlab pretrain")
-    options = PretrainOptions(**saved)
-    options.resume, options.out = True, str(out)
-    if steps is not None:
-        options.steps = steps
-    return options
+def options_for_resume(out: str | Path, steps: int | None = None, changes: dict | None = None) -> PretrainOptions:
+    """The options a run was started with (from its config.json), to continue it; ``changes`` are flags given with
+    --resume: --steps, --device, intervals apply, any other that differs from the saved run is refused."""
+    changes = {**(changes or {}), **({"steps": steps} if steps is not None else {})}
+    return resumed_options(PretrainOptions, out, "pretrain", changes)
 
 
-def task_and_baselines(options: PretrainOptions, data: PretrainData) -> tuple[PretrainingTask, dict]:
+def task_and_baselines(options: PretrainOptions, data: PretrainData) -> tuple[PretrainingTask | RankingTask, dict]:
     """The task that trains and evaluates a run, and the baselines its config.json records: always predicting the
-    training text's most frequent token, scored on the held-out batches overall and at [MASK] positions."""
+    training text's most frequent token, scored on the held-out batches overall and at [MASK] positions (for
+    translation ranking: picking one of an evaluation batch's pairs at random)."""
     from bertlab.data import unigram_baseline
+
+    if options.objective == RANKING_OBJECTIVE:
+        return RankingTask(data.eval_batches), {"rank_chance": 1 / data.eval_batches[0]["input_ids"].shape[0]}
 
     baseline = unigram_baseline(data.held_out, token_id=unigram_baseline(data.train).token_id,
                                 num_batches=len(data.eval_batches), batch_size=data.eval_batches[0]["labels"].shape[0])
     task = PretrainingTask(data.eval_batches, nsp_weight=options.nsp_weight,
                            attention_mask_kind=options.attention_mask_kind, unigram_token_id=baseline.token_id)
     return task, {"unigram_mlm_acc": baseline.accuracy, "unigram_mlm_acc_mask": task.unigram.get("unigram_acc_mask"),
-                  "unigram_token_id": baseline.token_id, "nsp_chance": 0.5 if options.objective != "mlm" else None}
+                  "unigram_token_id": baseline.token_id,
+                  "nsp_chance": 0.5 if options.objective in ("mlm+nsp", "mlm+sop") else None}
 
 
 def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
-    """Build data and model, write the run folder, train. Returns the loop's ``TrainResult``."""
+    """Build data and model, write the run folder, train. Returns the loop's ``TrainResult``.
+
+    The run folder is locked from the start (one writer per run: ``bertlab.train.runlock``)."""
+    with run_lock(options.out):
+        if options.out and not options.resume and holds_run(options.out):
+            raise ValueError(f"{options.out} already holds a run; continue it with --resume or choose another --out")
+        return _pretrain(options, callbacks, model)
+
+
+def _pretrain(options: PretrainOptions, callbacks, model) -> TrainResult:
     from bertlab.data import save_tokenizer
     from bertlab.model import BertForPreTraining
 
@@ -226,9 +270,6 @@ def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
     run_dir = Path(options.out) if options.out else None
     task, baselines = task_and_baselines(options, data)
     if run_dir is not None and not options.resume:
-        if (run_dir / "checkpoints").exists():
-            raise ValueError(f"{run_dir} already holds a run; continue it with --resume or choose another --out")
-        run_dir.mkdir(parents=True, exist_ok=True)
         save_tokenizer(data.tokenizer, run_dir / "tokenizer.json")
         write_run_config(run_dir, "pretrain", config, options=asdict(options),
                          data={"corpus": options.corpus, "train_examples": len(data.train),
@@ -236,10 +277,11 @@ def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
                                "vocab_size": config.vocab_size},
                          baselines=baselines)
     if options.progress:
+        score = f"in-batch chance {baselines['rank_chance']:.1%}" if "rank_chance" in baselines else (
+            f"unigram baseline (always the most frequent token) {baselines['unigram_mlm_acc_mask']:.1%} at [MASK], "
+            f"{baselines['unigram_mlm_acc']:.1%} overall")
         print(f"{data.train!r}\nheld-out: {sum(int(b['input_ids'].shape[0]) for b in data.eval_batches)} examples; "
-              f"unigram baseline (always the most frequent token) {baselines['unigram_mlm_acc_mask']:.1%} at [MASK], "
-              f"{baselines['unigram_mlm_acc']:.1%} overall; model: {model.num_parameters():,} parameters",
-              file=sys.stderr)
+              f"{score}; model: {model.num_parameters():,} parameters", file=sys.stderr)
     return train(model, task, batch_function(options, data), settings, run_dir, resume=options.resume,
                  callbacks=callbacks)
 
@@ -258,26 +300,33 @@ def summary_line(result: TrainResult) -> str:
     e = result.last_eval
     parts = [f"{result.status} at step {result.step} in {result.seconds:.0f} s"]
     if e:
-        parts.append(mlm_summary(e))
+        if "mlm_acc" in e:
+            parts.append(mlm_summary(e))
         if "nsp_acc" in e:
             parts.append(f"NSP/SOP acc {e['nsp_acc']:.1%}")
+        if "rank_acc" in e:
+            parts.append(f"held-out in-batch translation ranking acc {e['rank_acc']:.1%}")
     return ", ".join(parts)
 
 
 def load_options_file(path: str | Path) -> dict:
     """``--config FILE``: JSON with PretrainOptions fields, and/or a "model" object of BertConfig fields."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"--config {path} is a folder; give a JSON file of options")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(f"--config {path}: no such file") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"--config {path}: not UTF-8 text; give a JSON file of options") from None
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object")
     known = {f.name for f in dataclasses.fields(PretrainOptions)}
     model_fields = {f.name for f in dataclasses.fields(BertConfig)}
-    options, model = {}, dict(data.pop("model", {}) or {})
+    options, model = {}, dict(check_overrides(data.pop("model", None) or {}, f"--config {path}: model"))
     for key, value in data.items():
         if key in known:
             options[key] = value
@@ -286,9 +335,9 @@ def load_options_file(path: str | Path) -> dict:
         else:
             raise ValueError(f"{path}: unknown setting {key!r}; options: {', '.join(sorted(known))}; "
                              f"model fields: {', '.join(sorted(model_fields))}")
-    bad = sorted(set(model) - model_fields)
-    if bad:
-        raise ValueError(f"{path}: unknown model field(s) {', '.join(bad)}")
+    check_field_types(PretrainOptions, options, f"--config {path}")
+    check_overrides(model, f"--config {path}: model")
+    check_overrides(options.get("model_overrides", {}), f"--config {path}: model_overrides")
     if model:
         options["model_overrides"] = {**options.get("model_overrides", {}), **model}
     return options

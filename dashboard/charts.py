@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
@@ -57,32 +58,34 @@ def curves_figure(records_by_run: Mapping[str, list[dict]], metrics: Sequence[st
 
     for i, (run, records) in enumerate(records_by_run.items()):
         color = (colors or {}).get(run, run_color(i))
+        label = plain_label(run)
         rows = split_records(records, split)
         for row, metric in enumerate(metrics, start=1):
             points = [(r["step"], r[metric]) for r in rows if isinstance(r.get(metric), (int, float))]
             if points:
                 xs, ys = zip(*points)
                 fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers" if len(xs) < 30 else "lines",
-                                         name=run, legendgroup=run, showlegend=legend_once(run), line=dict(color=color),
-                                         hovertemplate=f"{run}<br>step %{{x}}<br>{metric} %{{y:.4g}}<extra></extra>"),
+                                         name=label, legendgroup=run, showlegend=legend_once(run),
+                                         line=dict(color=color),
+                                         hovertemplate=f"{label}<br>step %{{x}}<br>{metric} %{{y:.4g}}<extra></extra>"),
                               row=row, col=1)
             teacher_points = [(r["step"], r[f"teacher_{metric}"]) for r in rows
                               if isinstance(r.get(f"teacher_{metric}"), (int, float))]
             if teacher_points:
                 xs, ys = zip(*teacher_points)
-                name = f"{run} · teacher"
+                name = f"{label} · teacher"
                 fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, legendgroup=name,
                                          showlegend=legend_once(name), line=dict(color=color, dash="dash"),
                                          hovertemplate=f"{name}<br>step %{{x}}<br>{metric} %{{y:.4g}}<extra></extra>"),
                               row=row, col=1)
             elif run in teacher_finals and metric in teacher_finals[run][1] and points:
                 teacher, values = teacher_finals[run]
-                name = f"{run} · teacher {teacher} (final)"
+                name = f"{label} · teacher {plain_label(teacher)} (final)"
                 level(row, points, values[metric], name, dict(color=color, dash="dash"), f"{name}<br>{metric}")
             baseline = [r[BASELINES[metric]] for r in rows
                         if metric in BASELINES and isinstance(r.get(BASELINES[metric]), (int, float))]
             if baseline and points:
-                name = f"{run} · unigram baseline"
+                name = f"{label} · unigram baseline"
                 level(row, points, baseline[-1], name, dict(color=color, dash="dot", width=1),
                       f"{name} (always the most frequent token)<br>{BASELINES[metric]}")
     fig.update_layout(height=max(360, 260 * len(metrics) + 100), margin=dict(l=40, r=10, t=60, b=90),
@@ -114,6 +117,11 @@ def _heatmap(matrix, tokens, diverging=False, zmax=None, coloraxis=None, name=""
         dict(colorscale="RdBu_r", zmid=0, zmin=-zmax, zmax=zmax) if diverging else dict(colorscale="Viridis"))
     return go.Heatmap(z=z, x=list(range(n)), y=list(range(n)), text=text, name=name,
                       hovertemplate="%{text}<br>%{z:.3f}<extra>" + name + "</extra>", **kw)
+
+
+def plain_label(name: str) -> str:
+    """A run name as plain text in a Plotly label (which reads HTML tags such as <a href> and %{...} templates)."""
+    return html.escape(name).replace("%", "&#37;")
 
 
 def attention_heatmap(matrix, tokens: Sequence[str], title: str = "", diverging: bool = False) -> go.Figure:

@@ -76,7 +76,7 @@ class RunInfo:
 
     @property
     def state(self) -> str:
-        """running | finished | interrupted | stale | unknown."""
+        """running | finished | interrupted | diverged (the loss became NaN: status.json says why) | stale | unknown."""
         status = self.status.get("status", "unknown")
         updated = self.status.get("updated")
         if status == "running" and isinstance(updated, (int, float)) and time.time() - updated > STALE_AFTER_S:
@@ -277,9 +277,10 @@ def numeric_fields(records: list[dict], split: str) -> list[str]:
 
 def default_metrics(fields: list[str], split: str) -> list[str]:
     """The curves shown first: losses of training; held-out accuracy at [MASK] (what the model predicts from
-    context; overall ``mlm_acc`` only for runs logged before the split), NSP, a fine-tuned task's accuracy."""
+    context; overall ``mlm_acc`` only for runs logged before the split), NSP, a fine-tuned task's accuracy,
+    translation ranking's."""
     masked = "mlm_acc_mask" if "mlm_acc_mask" in fields else "mlm_acc"
-    wanted = ("loss", "mlm_loss") if split == "train" else (masked, "nsp_acc", "accuracy")
+    wanted = ("loss", "mlm_loss") if split == "train" else (masked, "nsp_acc", "accuracy", "rank_acc")
     chosen = [f for f in wanted if f in fields]
     return chosen or fields[:1]
 

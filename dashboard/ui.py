@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -68,11 +69,28 @@ def load_model(root: Path, run: rf.RunInfo, checkpoint: str):
     return _load(str(root), run.name, checkpoint, weights.stat().st_mtime_ns)
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
+
+
+def plain(text) -> str:
+    """``text`` (a run name, a path, an error that names them) escaped for Streamlit's Markdown, so it shows as
+    written: a folder named ``[x](javascript:...)`` is text, not a link (and ``$`` is not LaTeX)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+def code(text) -> str:
+    """``text`` as an inline code span that no backtick in it can close early (CommonMark: a longer fence)."""
+    text = str(text).replace("\n", " ")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def no_runs_message(root: Path) -> None:
     """What to do when the runs folder holds no run yet."""
     if not root.is_dir():
-        st.error(f"The runs folder `{root}` does not exist.")
-    st.info(f"No runs in `{root}` yet. Train a first model (a few minutes on a CPU) with:")
+        st.error(f"The runs folder {code(root)} does not exist.")
+    st.info(f"No runs in {code(root)} yet. Train a first model (a few minutes on a CPU) with:")
     st.code(rf.make_one_command(root), language="bash")
     st.caption("Then reload this page. Runs are the folders of `--runs` (default `runs/`) that hold a config.json.")
 
@@ -96,7 +114,7 @@ def pick_model_run(root: Path, runs: list[rf.RunInfo], key: str, label: str = "r
     name = st.selectbox(label, names, key=key, format_func=lambda n: run_label(by_name[n]))
     run = by_name[name]
     if not run.usable:
-        st.error(f"Run `{run.name}` cannot be loaded: " + "; ".join(run.errors))
+        st.error(f"Run {code(run.name)} cannot be loaded: " + plain("; ".join(run.errors)))
         return run, None
     ckpt_key = f"{key}_checkpoint"
     if st.session_state.get(ckpt_key) not in run.checkpoints:
@@ -108,6 +126,6 @@ def pick_model_run(root: Path, runs: list[rf.RunInfo], key: str, label: str = "r
 
 def sidebar(root: Path) -> None:
     runs = discover(root)
-    st.sidebar.caption(f"Runs folder: `{root}`  \n{len(runs)} run(s) found")
+    st.sidebar.caption(f"Runs folder: {code(root)}  \n{len(runs)} run(s) found")
     if st.sidebar.button("Re-scan runs", key="rescan"):
         st.cache_data.clear()

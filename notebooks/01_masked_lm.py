@@ -268,6 +268,82 @@ for text in PROMPTS:
 display(fill_mask_panel(run.model, run.tokenizer, "the river flows into the [MASK] sea ."))
 
 # %% [markdown]
+# ## 8. Inside the model: the input embedding, and BERT's sizes
+#
+# Before the first Transformer layer, every token becomes a vector of width H, the sum of three learned vectors
+# (BERT §3, Figure 2):
+#
+# | table | looked up by | what it tells the model |
+# |---|---|---|
+# | token embeddings (V × H) | the token id | which token this is |
+# | segment embeddings (2 × H) | `token_type_ids`, 0 for sentence A, 1 for B | which sentence it is in (lesson 2) |
+# | position embeddings (512 × H) | the position 0 … T−1 | where it stands: attention itself ignores order |
+#
+# The sum then goes through a LayerNorm (and dropout while training). This is the library's code,
+# `bertlab/model/embeddings.py` (ALBERT's projection E → H is lesson 3; for BERT E = H and it is skipped):
+
+# %%
+import inspect as source_code
+
+import torch.nn.functional as F
+
+from bertlab.config import get_preset
+from bertlab.model.embeddings import BertEmbeddings
+
+print(source_code.getsource(BertEmbeddings.forward))
+
+# %% [markdown]
+# The three lookups of one sentence pair, their shapes, and the sum checked against the module (a fresh `tiny`
+# model: the shapes, not the values, are the point here):
+
+# %%
+pair = tokenizer.encode("the man went to the store .", "he bought a gallon of milk .")
+input_ids = torch.tensor([pair.ids])  # (1, T)
+token_type_ids = torch.tensor([pair.type_ids])  # (1, T): 0 up to the first [SEP], then 1
+embeddings = BertEmbeddings(get_preset("tiny", vocab_size=tokenizer.get_vocab_size())).eval()  # eval: no dropout
+T = input_ids.shape[1]
+token = embeddings.word_embeddings(input_ids)  # (1, T, H)
+position = embeddings.position_embeddings(torch.arange(T))  # (T, H), added to every row
+segment = embeddings.token_type_embeddings(token_type_ids)  # (1, T, H)
+summed = embeddings.norm(token + position + segment)  # (1, T, H)
+print("tokens        ", pair.tokens)
+print("token_type_ids", pair.type_ids)
+print(f"token {tuple(token.shape)} + position {tuple(position.shape)} + segment {tuple(segment.shape)} "
+      f"-> LayerNorm -> {tuple(summed.shape)}")
+print("same as the module:", torch.allclose(summed, embeddings(input_ids, token_type_ids), atol=1e-6))
+
+# %% [markdown]
+# ### BERT-base and BERT-large
+#
+# BERT §3 gives two sizes: BERT-base (L = 12 layers, H = 768, A = 12 heads, 110M parameters) and BERT-large
+# (L = 24, H = 1024, A = 16, 340M), both with a 30,522-token WordPiece vocabulary and 512 positions. The table
+# builds each shape with `get_preset` and counts its parameters with `bertlab.analysis.params.count_parameters`,
+# next to this lesson's model:
+
+# %%
+import pandas as pd
+
+from bertlab.analysis.params import count_parameters
+from bertlab.pretrain import model_config
+
+shapes = {"BERT-base": (get_preset("bert-base"), "110M"), "BERT-large": (get_preset("bert-large"), "340M"),
+          "this lesson's model": (model_config(options, tokenizer.get_vocab_size()), "—")}
+tables = ("word_embeddings", "position_embeddings", "token_type_embeddings")
+rows = {}
+for name, (config, published) in shapes.items():
+    count = count_parameters(config)
+    rows[name] = {"L": config.num_hidden_layers, "H": config.hidden_size, "A": config.num_attention_heads,
+                  "feed-forward": config.intermediate_size, "vocabulary": config.vocab_size,
+                  "embedding tables": f"{sum(count.by_component[t] for t in tables) / 1e6:.1f}M",
+                  "encoder + pooler": f"{(count.backbone + count.by_component['pooler']) / 1e6:.1f}M",
+                  "with the MLM and NSP heads": f"{count.total / 1e6:.1f}M", "published (BERT §3)": published}
+display(pd.DataFrame(rows).T)
+
+# %% [markdown]
+# BERT-base comes out at the published 110M; BERT-large at about 335M, which the paper rounds to 340M. In BERT-base
+# most of the weights are in the layers; in this lesson's small model most are in the embedding tables (V × H).
+
+# %% [markdown]
 # ---
 # ## Exercises
 #
@@ -360,3 +436,24 @@ def my_mlm_loss(logits, labels):
 
 # %%
 check("mlm_loss", my_mlm_loss)
+
+# %% [markdown]
+# ### Exercise 1.4 — The input embedding
+#
+# `my_input_embedding(input_ids, token_type_ids, word_embeddings, position_embeddings, token_type_embeddings,
+# norm_weight, norm_bias, eps=1e-12)`: `input_ids` and `token_type_ids` (B, T); the tables (V, H), (P, H) and
+# (2, H); the LayerNorm's weight and bias (H,). Return the (B, T, H) input of the first layer: look up the three
+# tables (positions 0 … T−1), add them, and apply `F.layer_norm(x, (H,), norm_weight, norm_bias, eps)`.
+
+# %%
+def my_input_embedding(input_ids, token_type_ids, word_embeddings, position_embeddings, token_type_embeddings,
+                       norm_weight, norm_bias, eps=1e-12):
+    # BEGIN SOLUTION
+    T, H = input_ids.shape[1], word_embeddings.shape[1]
+    x = word_embeddings[input_ids] + position_embeddings[torch.arange(T)] + token_type_embeddings[token_type_ids]
+    return F.layer_norm(x, (H,), norm_weight, norm_bias, eps)  # (B, T, H)
+    # END SOLUTION
+
+
+# %%
+check("input_embedding", my_input_embedding)

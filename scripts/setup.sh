@@ -9,6 +9,8 @@
 #      (default .cache/js/), for the offline bertviz views. Third-party JavaScript is never committed.
 #   3. Debian's chromium at /usr/bin/chromium (root with apt-get only; best-effort), for browser tests
 #      and kaleido's static plots.
+#   4. bubblewrap (root with apt-get only; best-effort): `bertlab homework grade` then runs each hand-in with
+#      the machine read-only (BERTLAB_NO_BWRAP=1 skips it).
 #
 # Environment:
 #   PYTHON=python3.11           interpreter that creates .venv (default: python3)
@@ -98,6 +100,19 @@ elif is_root && command -v apt-get >/dev/null; then
 else
     warn "/usr/bin/chromium not found and not root with apt-get: browser tests will be skipped" \
          "(as root: apt-get install chromium)"
+fi
+
+# --- 4. bubblewrap: bertlab homework grade runs each hand-in with the machine read-only ------------------
+if command -v bwrap >/dev/null; then
+    say "bubblewrap present: homework grading jails each notebook"
+elif is_root && command -v apt-get >/dev/null && [ "${BERTLAB_NO_BWRAP:-0}" != 1 ]; then
+    if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1; then
+        say "bubblewrap installed (homework grading jails each notebook)"
+    else
+        warn "apt-get install bubblewrap failed; homework grading will run notebooks with limits only"
+    fi
+else
+    warn "bwrap not found: homework grading runs notebooks with limits only (as root: apt-get install bubblewrap)"
 fi
 
 say "done in $((SECONDS - START)) s"

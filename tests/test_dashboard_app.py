@@ -242,3 +242,19 @@ def test_corrupt_weights_and_a_vanished_run_show_errors_not_tracebacks(monkeypat
     for page in ("fill_mask", "runs", "attention"):
         at.switch_page(PAGES[page]).run()
         assert not at.exception, page
+
+
+def test_run_names_show_as_plain_text_never_as_markdown(monkeypatch, runs, tmp_path):
+    """A folder named like a Markdown link (or LaTeX, or bold) is shown as its name on every page, not rendered."""
+    root = tmp_path / "runs"
+    link, maths = "[x](javascript:alert(1))", "$x$ *y* `z`"
+    shutil.copytree(runs / "teacher", root / link)
+    shutil.copytree(runs / "teacher", root / maths)
+    (root / maths / "model.safetensors").write_bytes(b"damaged")  # its error message names it too
+    at = open_app(monkeypatch, root, "fill_mask")
+    at.multiselect(key="fm_runs").set_value([link, maths]).run()
+    assert not at.exception
+    shown = texts(at.markdown) + texts(at.error)
+    assert r"**\[x\]\(javascript\:alert\(1\)\)**" in shown and r"**\$x\$ \*y\* \`z\`**" in shown
+    assert "](javascript" not in shown  # never a link
+    assert "`` $x$ *y* `z` ``" in texts(at.error)  # a code span that its own backticks cannot close

@@ -60,6 +60,8 @@ def test_cli_writes_the_documented_run_folder(teacher, tmp_path):
     for key in ("loss_emb", "loss_attn", "loss_hidn", "loss_pred", "loss_pred_nsp", "mlm_acc", "nsp_acc"):
         assert key in train[-1] and key in evals[-1], key
     assert {"teacher_mlm_acc", "teacher_nsp_acc"} <= set(evals[-1])
+    # [MASK] accuracy of student and teacher, and the unigram baseline the dashboard draws under it
+    assert {"mlm_acc_mask", "teacher_mlm_acc_mask", "unigram_acc_mask"} <= set(evals[-1])
     assert json.loads((out / "status.json").read_text())["status"] == "finished"
     # load_run rebuilds the student (with its projections) from the folder alone
     run = load_run(out)
@@ -129,10 +131,13 @@ def test_bad_teacher_paths_are_clear_errors(tmp_path, capsys):
     assert "unknown TinyBERT loss weight 'bogus'" in capsys.readouterr().err
 
 
-def test_resume_continues_from_the_checkpoint(teacher, tmp_path):
+def test_resume_continues_from_the_checkpoint(teacher, tmp_path, capsys):
     out = tmp_path / "S"
     args = ["distill", "--teacher", str(teacher), *STUDENT, "--out", str(out), *FAST]
     assert main([*args, "--steps", "2"]) == 0
+    assert main(["distill", "--out", str(out), "--resume", "--steps", "4", "--method", "distilbert"]) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--method distilbert conflicts with the run in" in line and "started with method = 'tinybert'" in line
     assert main(["distill", "--out", str(out), "--resume", "--steps", "4", "--quiet"]) == 0
     steps = [r["step"] for r in records(out) if r["split"] == "train"]
     assert steps == [1, 2, 3, 4]

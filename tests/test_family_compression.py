@@ -199,7 +199,7 @@ def test_experiment_quick_runs_end_to_end(tmp_path, capsys):
     rows = {r["method"]: r for r in results["rows"]}
     for r in rows.values():
         assert r["size_bytes"] == (tmp_path / "models" / r["folder"].split("/")[-1] / c.DENSE_FILE).stat().st_size
-        assert 0.0 <= r["mlm_acc"] <= 1.0 and r["latency_ms"] > 0
+        assert 0.0 <= r["mlm_acc"] <= 1.0 and 0.0 <= r["mlm_acc_mask"] <= 1.0 and r["latency_ms"] > 0
     assert rows["int8 dynamic"]["size_bytes"] < rows["original"]["size_bytes"]
     assert rows["pruned 50% (unstructured)"]["sparsity"] == pytest.approx(0.5, abs=1e-3)
     assert "| method | parameters | size on disk (MiB)" in capsys.readouterr().out

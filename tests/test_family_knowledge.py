@@ -222,6 +222,7 @@ def test_experiment_quick_path_runs(tmp_path, capsys):
     assert set(results["runs"]) == {"token", "word", "knowledge"}
     for row in results["runs"].values():
         assert 0 <= row["mlm_acc"] <= 1 and row["entities"] > 50 and row["mlm_tokens"] > 500
+        assert 0 <= row["mlm_acc_mask"] <= 1 and 0 <= row["mlm_acc_unchanged"] <= 1
     assert results["runs"]["token"]["entities"] == results["runs"]["knowledge"]["entities"]  # the same cloze
     assert abs(results["knowledge_mask_statistics"]["token_rate"] - 0.15) < 0.03
     assert "| knowledge |" in (tmp_path / "results.md").read_text()

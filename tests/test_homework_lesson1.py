@@ -81,7 +81,8 @@ def test_masking_typical_mistakes_get_precise_feedback(wrong, rule, words):
 
 
 def test_masking_labels_only_where_changed_is_not_told_to_use_the_argument():
-    """Labelling only changed tokens chooses 0.9 x mlm_probability: the hint names the real mistake, not a fixed 0.15."""
+    """Labelling only changed tokens chooses 0.9 x mlm_probability: the hint names the real mistake, not a fixed
+    0.15."""
     feedback = fails("mlm_masking", masking(labels="changed"), "mlm_probability is respected", "keep their label")
     assert "fixed 0.15" not in feedback
 

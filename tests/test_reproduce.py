@@ -192,3 +192,36 @@ def test_quick_reproduce_end_to_end(tmp_path):
     assert status == 0 and not saved["errors"], saved["errors"]
     assert all(c["verdict"] != "not run" for c in saved["claims"])  # held, did not hold or inconclusive
     assert all(v == "written" for v in saved["figures"].values()), saved["figures"]
+
+
+def test_claim_5_judges_the_teacher_at_mask_positions(tmp_path, monkeypatch):
+    """A teacher 9 points above the unigram baseline overall, but only from copying unchanged tokens, has
+    learned nothing at [MASK]: claim 5 is inconclusive, and says so with the [MASK] numbers."""
+    from bertlab.experiments import distill_vs_scratch as dvs
+    from bertlab.reproduce.claims import Context
+    from bertlab.reproduce.external import claim_5
+
+    teacher_dir = tmp_path / "teacher"
+    teacher_dir.mkdir()
+    (teacher_dir / "config.json").write_text(json.dumps({"baselines": {"unigram_mlm_acc": 0.05,
+                                                                       "unigram_mlm_acc_mask": 0.05}}))
+    for name in ("d0", "d1", "s0", "s1"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.jsonl").write_text(json.dumps({"split": "eval", "step": 1, "mlm_acc_mask": 0.05})
+                                                       + "\n")
+
+    def student(name, mask, down):
+        return {"run": str(tmp_path / name), "mlm_acc": mask + 0.09, "mlm_acc_mask": mask, "downstream_acc": down}
+
+    results = {"teacher": {"run": str(teacher_dir), "mlm_acc": 0.14, "mlm_acc_mask": 0.05, "downstream_acc": 0.6},
+               "distilled": [student("d0", 0.05, 0.6), student("d1", 0.05, 0.6)],
+               "scratch": [student("s0", 0.05, 0.55), student("s1", 0.05, 0.55)],
+               "summary": {"checks": {}, "groups": {}, "target_held": False},
+               "parameters": {"teacher": 4, "student": 1},
+               "shapes": {"teacher": "L4", "student": "L2"}, "plan": {}, "seconds": 1.0,
+               "downstream_description": "NSP"}
+    monkeypatch.setattr(dvs, "run_plan", lambda *args, **kwargs: results)
+    plan = budget.plan(1, quick=True, claims=(5,), seeds=(0, 1), seconds_per_step=0.1)
+    result = claim_5(Context(plan, tmp_path, runs=tmp_path, log=lambda text: None))
+    assert result.inconclusive and result.measured["mlm_accuracy"] == "mlm_acc_mask"
+    assert "held-out MLM accuracy at [MASK] 5.0 %" in result.verdict_text

@@ -41,15 +41,26 @@ def _sizes(corpus) -> dict:
     return {"documents": corpus.num_documents, "sentences": corpus.num_sentences, "words": corpus.num_words}
 
 
+def _parallel_row(name: str) -> dict:
+    from bertlab.data.parallel import load_parallel
+
+    corpus = load_parallel(name)
+    return {"name": name, "kind": "parallel", "language": "-".join(corpus.languages),
+            "description": corpus.description, "licence": corpus.licence, "pairs": len(corpus.pairs),
+            "train_pairs": len(corpus.train), "held_out_pairs": len(corpus.held_out)}
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from bertlab.data import BUILTIN_CORPORA, DEFAULT_CORPUS, load_corpus
+    from bertlab.data.parallel import PARALLEL_CORPORA
 
     rows = []
     for name, spec in BUILTIN_CORPORA.items():
         rows.append({"name": name, "language": spec.language, "description": spec.description,
                      "default": name == DEFAULT_CORPUS, **_sizes(load_corpus(name))})
+    parallel = [_parallel_row(name) for name in PARALLEL_CORPORA]
     if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        print(json.dumps(rows + parallel, indent=2, ensure_ascii=False))
         return 0
     print(f"{'name':<18} {'lang':<4} {'documents':>9} {'sentences':>9} {'words':>9}  description")
     for r in rows:
@@ -57,6 +68,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{name:<18} {r['language']:<4} {r['documents']:>9,} {r['sentences']:>9,} {r['words']:>9,}  "
               f"{r['description']}")
     print("* the default corpus. Any UTF-8 text file or folder works too: bertlab corpus stats path/to/text.txt")
+    print("\nparallel corpora (translation pairs for --objective tlm / xlm-mlm+tlm / translation-ranking):")
+    print(f"{'name':<18} {'lang':<6} {'pairs':>9} {'train':>9} {'held-out':>9}  description; licence")
+    for r in parallel:
+        print(f"{r['name']:<18} {r['language']:<6} {r['pairs']:>9,} {r['train_pairs']:>9,} {r['held_out_pairs']:>9,}  "
+              f"{r['description']}; {r['licence']}")
     return 0
 
 
@@ -97,7 +113,45 @@ def corpus_stats(name: str, vocab_size: int = 8192, lowercase: bool = True, seed
     return stats
 
 
+def parallel_stats(name: str, seed: int = 0) -> dict:
+    """`bertlab corpus stats` of a parallel corpus: the cleaning rule's counts, the split and sample pairs."""
+    from bertlab.data.parallel import load_parallel
+
+    corpus = load_parallel(name)
+    rng = random.Random(seed)
+    held_words = {corpus.pairs[i][0] for i in corpus.held_out}
+    return {**_parallel_row(name), "cleaning": dict(corpus.report.__dict__),
+            "zh_characters": sum(len(zh) for zh, _ in corpus.pairs),
+            "en_words": sum(len(en.split()) for _, en in corpus.pairs),
+            "train_sample": [corpus.pairs[i] for i in rng.sample(corpus.train, 5)],
+            "held_out_sample": [corpus.pairs[i] for i in rng.sample(corpus.held_out, 3)],
+            "held_out_never_in_train": not any(corpus.pairs[i][0] in held_words for i in corpus.train)}
+
+
+def print_parallel_stats(stats: dict) -> None:
+    c = stats["cleaning"]
+    print(f"corpus:     {stats['name']} ({stats['language']}, parallel) - {stats['description']}")
+    print(f"licence:    {stats['licence']}")
+    print(f"entries:    {c['entries']:,} in the file; dropped {c['bad_headword']:,} (headword not 1-8 Chinese "
+          f"characters) and {c['no_gloss_left']:,} (only surname / variant / see / classifier notes); "
+          f"{c['merged']:,} merged into an entry with the same headword")
+    print(f"pairs:      {stats['pairs']:,} ({stats['zh_characters']:,} Chinese characters, {stats['en_words']:,} "
+          f"English words): {stats['train_pairs']:,} train, {stats['held_out_pairs']:,} held out by headword")
+    for label, key in (("train", "train_sample"), ("held-out", "held_out_sample")):
+        for zh, en in stats[key]:
+            print(f"{label + ':':<11} {zh}  =  {en}")
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
+    from bertlab.data.parallel import PARALLEL_CORPORA
+
+    if args.name in PARALLEL_CORPORA:
+        stats = parallel_stats(args.name, args.seed)
+        if args.json:
+            print(json.dumps(stats, indent=2, ensure_ascii=False))
+        else:
+            print_parallel_stats(stats)
+        return 0
     stats = corpus_stats(args.name, args.vocab_size, not args.cased, args.seed, args.tokenizer)
     if args.json:
         print(json.dumps(stats, indent=2, ensure_ascii=False))

@@ -19,8 +19,8 @@ def register(subparsers) -> None:
         description="Distil a student from a teacher's run folder into a new run folder. The general stage "
                     "reads the teacher's pre-training corpus, document split and tokenizer (teacher and student "
                     "always share the tokenizer); metrics.jsonl logs every loss component and, on eval lines, "
-                    "the teacher's held-out accuracy beside the student's. Ctrl-C saves a checkpoint; --resume "
-                    "continues it.",
+                    "the teacher's held-out accuracy beside the student's. Ctrl-C or SIGTERM ends the step in "
+                    "progress and saves a checkpoint; --resume continues it exactly.",
         epilog="example: bertlab distill --teacher runs/small --student-preset tiny --method tinybert "
                "--steps 1000 --out runs/tinybert",
         argument_default=argparse.SUPPRESS)  # only flags given explicitly reach DistillOptions
@@ -32,8 +32,8 @@ def register(subparsers) -> None:
     p.add_argument("--student-heads", type=int, help="override A (the teacher's heads must be a multiple)")
     p.add_argument("--student-intermediate", type=int, help="override the FFN width")
     p.add_argument("--student-embedding-size", type=int, help="E: factorized embeddings (ALBERT)")
-    p.add_argument("--method", default=d.method, choices=METHODS, help=f"default {d.method}")
-    p.add_argument("--stage", default=d.stage, choices=STAGES,
+    p.add_argument("--method", choices=METHODS, help=f"default {d.method}")
+    p.add_argument("--stage", choices=STAGES,
                    help="general (pre-training corpus, TinyBERT §3.2) or task (a fine-tuned teacher)")
     p.add_argument("--layer-map", type=_layers, help="TinyBERT g(m): 'uniform' (default) or teacher layers "
                                                      "for student layers 1..M, e.g. 2,4 (0 = embeddings may lead)")
@@ -59,7 +59,7 @@ def register(subparsers) -> None:
                                                "§3.3: words replaced by a masked-LM's top predictions)")
     p.add_argument("--augment-with", metavar="RUN", help="the masked-LM run for --augment (default: the pre-trained "
                                                          "run the teacher was fine-tuned from)")
-    p.add_argument("--steps", type=int, default=d.steps, help=f"optimizer steps (default {d.steps})")
+    p.add_argument("--steps", type=int, help=f"optimizer steps (default {d.steps})")
     p.add_argument("--batch-size", type=int, help="global batch (default: the teacher's)")
     p.add_argument("--lr", type=float, dest="learning_rate", help="peak learning rate (default: the teacher's)")
     p.add_argument("--warmup", type=float, help="warm-up: fraction of steps (<1) or steps (default: the teacher's)")
@@ -71,9 +71,11 @@ def register(subparsers) -> None:
     p.add_argument("--eval-every", type=int, help="held-out evaluation interval (0 = end)")
     p.add_argument("--checkpoint-every", type=int)
     p.add_argument("--log-every", type=int, help="metrics.jsonl line interval")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--out", default=d.out, help=f"the student's run folder (default {d.out})")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--seed", type=int, help=f"default {d.seed}")
+    p.add_argument("--out", help=f"the student's run folder (default {d.out})")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its newest intact checkpoint (only --steps, --device, "
+                        "--compile and the --*-every intervals may change)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
@@ -102,16 +104,16 @@ def run(args) -> int:
     given = vars(args)
     if given.get("steps", 1) <= 0:
         raise CliError(f"--steps must be positive, got {given['steps']}")
-    if given.get("resume"):
-        options = options_for_resume(given.get("out", DistillOptions.out), steps=given.get("steps"))
+    values = {f.name: given[f.name] for f in dataclasses.fields(DistillOptions) if f.name in given}
+    values["progress"] = not given.get("quiet", False)
+    if given.get("resume"):  # the saved settings, with what --resume may change; a conflicting flag is refused
+        options = options_for_resume(given.get("out", DistillOptions.out), changes=values)
     else:
         if "teacher" not in given:
             raise CliError("--teacher is required: the run folder of the model to distil from "
                            "(e.g. made with `bertlab pretrain --preset small --out runs/small`)")
         if "init" in given and given["init"] == "uniform":
             raise CliError("--init takes auto, random, every-other or teacher layers such as 0,2")
-        values = {f.name: given[f.name] for f in dataclasses.fields(DistillOptions) if f.name in given}
-        values["progress"] = not given.get("quiet", False)
         options = DistillOptions(**values)
     result = distill(options)
     print(summary_line(result))

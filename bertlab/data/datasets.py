@@ -254,11 +254,11 @@ def unigram_baseline(data, token_id: int | None = None, num_batches: int = 20,
                      batch_size: int = 32) -> UnigramBaseline:
     """MLM accuracy of always predicting the most frequent non-special token: the score to beat.
 
-    ``data`` is a PretrainingDataset (its first ``num_batches`` batches are scored), or a tensor / array
+    ``data`` is a PretrainingDataset or a CrossLingualDataset (its first ``num_batches`` batches are scored), or a tensor / array
     of labels (-100 ignored). ``token_id`` fixes the prediction, e.g. the most frequent token of the
     *training* data when scoring held-out data; by default it is the most frequent token of ``data``.
     """
-    if isinstance(data, PretrainingDataset):
+    if hasattr(data, "batch") and hasattr(data, "tokens"):  # a PretrainingDataset, or a CrossLingualDataset
         if token_id is None:
             counts = np.bincount(data.tokens.ids, minlength=data.collator.vocab_size)
             counts[:NUM_SPECIAL_TOKENS] = 0

@@ -99,14 +99,25 @@ def save_tokenizer(tokenizer: Tokenizer, path: str | Path) -> Path:
     return path
 
 
+def read_tokenizer_file(path: str | Path) -> Tokenizer:
+    """``Tokenizer.from_file``, with a damaged file (truncated, not a tokenizer) named in a one-line error."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"tokenizer file {path} does not exist")
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as err:  # noqa: BLE001 - the tokenizers library raises a bare Exception
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"{path} is not a readable tokenizer.json ({reason}); the file is damaged or truncated: "
+                         f"copy it again from the run that made it") from None
+
+
 def load_tokenizer(path: str | Path) -> Tokenizer:
     """Read a ``tokenizer.json`` (a file, or a run folder holding one) and check its special tokens."""
     path = Path(path)
     if path.is_dir():
         path = path / "tokenizer.json"
-    if not path.exists():
-        raise FileNotFoundError(f"tokenizer file {path} does not exist")
-    return check_special_tokens(Tokenizer.from_file(str(path)), str(path))
+    return check_special_tokens(read_tokenizer_file(path), str(path))
 
 
 def encode_words(tokenizer: Tokenizer, sentences: list[list[str]], add_special_tokens: bool = False):

@@ -15,10 +15,11 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bertlab.config import BertConfig, get_preset
+from bertlab.config import BertConfig, check_field_types, check_overrides, get_preset
 from bertlab.distill.objectives import loss_weights
 from bertlab.train.loop import TrainResult, TrainSettings, train
-from bertlab.train.run import read_run_config, write_run_config
+from bertlab.train.run import resumed_options, write_run_config
+from bertlab.train.runlock import holds_run, run_lock
 
 METHODS = ("tinybert", "distilbert")
 STAGES = ("general", "task")
@@ -77,6 +78,8 @@ class DistillOptions:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        check_field_types(DistillOptions, asdict(self), "options")
+        check_overrides(self.model_overrides)
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.stage not in STAGES:
@@ -92,6 +95,8 @@ class DistillOptions:
         if self.steps <= 0:
             raise ValueError(f"steps must be positive, got {self.steps}")
         loss_weights(self.method, self.weights)  # unknown names / negative weights fail here, before any work
+        names = {f.name for f in dataclasses.fields(TrainSettings)}  # the given training values, checked now
+        TrainSettings(**{k: v for k, v in asdict(self).items() if k in names and v is not None})
 
 
 def parse_weights(text: str) -> dict[str, float]:
@@ -244,24 +249,28 @@ def resolved_options(options: DistillOptions, teacher: Teacher) -> DistillOption
     return dataclasses.replace(options, **{name: getattr(data, name) for name in FROM_TEACHER})
 
 
-def options_for_resume(out: str | Path, steps: int | None = None) -> DistillOptions:
-    """The options a distillation run was started with (from its config.json), to continue it."""
-    saved = read_run_config(out).get("options")
-    if not saved or read_run_config(out).get("kind") != "distill":
-        raise ValueError(f"{out}/config.json was not written by bertlab distill; nothing to resume")
-    options = DistillOptions(**saved)
-    options.resume, options.out = True, str(out)
-    if steps is not None:
-        options.steps = steps
-    return options
+def options_for_resume(out: str | Path, steps: int | None = None, changes: dict | None = None) -> DistillOptions:
+    """The options a distillation run was started with (from its config.json), to continue it; ``changes`` as in
+    ``bertlab.pretrain.options_for_resume``."""
+    changes = {**(changes or {}), **({"steps": steps} if steps is not None else {})}
+    return resumed_options(DistillOptions, out, "distill", changes)
 
 
 def distill(options: DistillOptions, callbacks=()) -> TrainResult:
-    """Load the teacher, build data and student, write the run folder, train. Returns the ``TrainResult``."""
+    """Load the teacher, build data and student, write the run folder, train. Returns the ``TrainResult``.
+
+    The run folder is locked from the start (one writer per run: ``bertlab.train.runlock``)."""
+    with run_lock(options.out):
+        if options.out and not options.resume and holds_run(options.out):
+            raise ValueError(f"{options.out} already holds a run; continue it with --resume or choose another --out")
+        return _distill(options, callbacks)
+
+
+def _distill(options: DistillOptions, callbacks) -> TrainResult:
     import torch
 
     from bertlab.analysis.params import count_parameters
-    from bertlab.data import save_tokenizer
+    from bertlab.data import save_tokenizer, unigram_baseline
     from bertlab.distill.trainer import DistillationTask, make_student
     from bertlab.pretrain import build_data
 
@@ -285,16 +294,14 @@ def distill(options: DistillOptions, callbacks=()) -> TrainResult:
     student = make_student(config, teacher.model, options.method, init=_init(options))
     task = DistillationTask(teacher.model, student, options.method, layer_map=options.layer_map, weights=weights,
                             attention_on=options.attention_on, temperature=options.temperature,
-                            pred_loss=options.pred_loss, eval_batches=data.eval_batches)
+                            pred_loss=options.pred_loss, eval_batches=data.eval_batches,
+                            unigram_token_id=unigram_baseline(data.train).token_id)
     settings = TrainSettings(**{k: v for k, v in asdict(options).items()
                                 if k in {f.name for f in dataclasses.fields(TrainSettings)}})
     run_dir = Path(options.out) if options.out else None
     teacher_params = count_parameters(teacher.model).unique
     student_params = count_parameters(config).unique  # without the projections W_e, W_h (thrown away after)
     if run_dir is not None and not options.resume:
-        if (run_dir / "checkpoints").exists():
-            raise ValueError(f"{run_dir} already holds a run; continue it with --resume or choose another --out")
-        run_dir.mkdir(parents=True, exist_ok=True)
         save_tokenizer(teacher.tokenizer, run_dir / "tokenizer.json")
         write_run_config(
             run_dir, "distill", config, model_class="BertForDistillation", model_kwargs=student.model_kwargs,

@@ -351,10 +351,7 @@ def distill_task(options, callbacks=()):
     settings = TrainSettings(**{k: v for k, v in asdict(options).items()
                                 if k in {f.name for f in dataclasses.fields(TrainSettings)}})
     run_dir = Path(options.out) if options.out else None
-    if run_dir is not None and not options.resume:
-        if (run_dir / "checkpoints").exists():
-            raise ValueError(f"{run_dir} already holds a run; continue it with --resume or choose another --out")
-        run_dir.mkdir(parents=True, exist_ok=True)
+    if run_dir is not None and not options.resume:  # distill() holds its lock and checked it is new
         save_tokenizer(teacher.tokenizer, run_dir / "tokenizer.json")
         write_run_config(run_dir, "distill", student.config, model_class=type(student).__name__,
                          model_kwargs=student.model_kwargs, teacher=str(options.teacher),

@@ -101,7 +101,7 @@ class DistillationTask:
     def __init__(self, teacher: BertForPreTraining, student: BertForDistillation, method: str = "tinybert",
                  layer_map: Sequence[int] | str = "uniform", weights: Mapping[str, float] | None = None,
                  attention_on: str = "scores", temperature: float | None = None, pred_loss: str = "kl",
-                 eval_batches: Sequence[Batch] = ()):
+                 eval_batches: Sequence[Batch] = (), unigram_token_id: int | None = None):
         self.method = method
         self.weights = loss_weights(method, weights)
         if not any(w > 0 for w in self.weights.values()):
@@ -137,7 +137,8 @@ class DistillationTask:
         for name, used in uses.items():
             student.get_submodule(name).requires_grad_(used)
         self.eval_batches = list(eval_batches)
-        self._student_metrics = PretrainingTask()  # the student's own MLM / NSP statistics
+        # the student's own MLM / NSP statistics; with unigram_token_id, eval lines carry the unigram baseline
+        self._student_metrics = PretrainingTask(self.eval_batches, unigram_token_id=unigram_token_id)
         self._teacher_eval: dict[str, float] | None = None
 
     # --- the Task protocol ------------------------------------------------------------------------------
@@ -189,7 +190,7 @@ class DistillationTask:
                                   if k in TEACHER_METRICS}
         metrics = self.summarize(sums)
         metrics["examples"] = sum(int(b["input_ids"].shape[0]) for b in self.eval_batches)
-        return {**metrics, **self._teacher_eval}
+        return {**metrics, **self._student_metrics.unigram, **self._teacher_eval}
 
     # --- helpers ---------------------------------------------------------------------------------------
 

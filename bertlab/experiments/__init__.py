@@ -16,6 +16,7 @@ EXPERIMENTS: dict[str, str] = {
     "knowledge-masking": "bertlab.experiments.knowledge_masking",
     "compression": "bertlab.experiments.compression",
     "mass-spans": "bertlab.experiments.mass_spans",
+    "cross-lingual": "bertlab.experiments.cross_lingual",
 }
 
 

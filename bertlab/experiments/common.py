@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
+from bertlab.train.runlock import refuse_if_locked
+
 
 def set_threads(threads: int | None) -> None:
     """``--threads``: torch's CPU threads (1 is often fastest on a busy shared machine)."""
@@ -25,6 +27,7 @@ def prepare_out(out: Path, run_names: Iterable[str] = (), fresh: bool = False) -
     """Create ``out``; with ``fresh`` first delete the named run folders in it (``--fresh``)."""
     if fresh:
         for name in run_names:
+            refuse_if_locked(out / name)
             shutil.rmtree(out / name, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     return out
@@ -85,6 +88,7 @@ def run_state(run_dir: Path, wanted: dict) -> str:
     """"reuse" a finished run made with these options, "resume" an interrupted one, or "new"."""
     from bertlab.train.run import read_status
 
+    refuse_if_locked(run_dir)  # another process is writing it: neither delete nor reuse it
     if not (run_dir / "config.json").exists():
         if run_dir.exists():
             shutil.rmtree(run_dir)  # a folder left before its config was written holds nothing to keep

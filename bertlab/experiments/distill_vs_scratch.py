@@ -432,7 +432,8 @@ def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) 
                                     plan.student_lr, seed, progress)
             timings[run_dir.name] = run_seconds(run_dir)
             runs[name].append({"seed": seed, "run": str(run_dir), "mlm_acc": float(last["mlm_acc"]),
-                               "nsp_acc": last.get("nsp_acc"), "last_eval": last})
+                               "mlm_acc_mask": last.get("mlm_acc_mask"), "nsp_acc": last.get("nsp_acc"),
+                               "last_eval": last})
     # checked before any fine-tuning: a mismatch here means the comparison is unfair, whatever follows
     student_model = json.loads((out / f"scratch-seed{plan.seeds[0]}" / "config.json").read_text())["model"]
     distilled_model = json.loads((out / f"distilled-seed{plan.seeds[0]}" / "config.json").read_text())["model"]
@@ -466,6 +467,8 @@ def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) 
                        "student": count_parameters(student_config).unique},
         "shapes": {"teacher": _shape(teacher_config["model"]), "student": _shape(student_config.to_dict())},
         "teacher": {"run": str(teacher_dir), "mlm_acc": float(teacher_eval["mlm_acc"]),
+                    "mlm_acc_mask": teacher_eval.get("mlm_acc_mask"),
+                    "unigram_acc_mask": teacher_eval.get("unigram_acc_mask"),
                     "nsp_acc": teacher_eval.get("nsp_acc"), "downstream_acc": teacher_down,
                     "downstream_test": teacher_test},
         "distilled": [{k: v for k, v in r.items() if k != "last_eval"} for r in runs["distilled"]],

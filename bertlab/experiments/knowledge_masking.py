@@ -158,20 +158,26 @@ def held_out_data(plan: Plan, tokenizer) -> HeldOut:
 
 
 def score(model, held_out: HeldOut) -> dict:
-    """(a) held-out token-masked MLM accuracy; (b) entity-cloze token and whole-entity accuracy."""
+    """(a) held-out token-masked MLM accuracy, overall and at [MASK] positions; (b) entity-cloze token and
+    whole-entity accuracy."""
     import torch
 
     from bertlab.data.masking import IGNORE_INDEX
     from bertlab.family.knowledge import unit_starts
+    from bertlab.train.pretraining import accuracy_by_case, chosen_cases, correct_by_case
 
     inputs = ("input_ids", "attention_mask", "token_type_ids", "labels")
     correct = total = 0
+    by_case: dict[str, float] = {}
     counts = dict(tokens=0, tokens_right=0, entities=0, entities_right=0, multi=0, multi_right=0)
     with torch.no_grad():
         for batch in held_out.mlm_batches:
             out = model(**{k: batch[k] for k in inputs})
-            correct += int((out.masked_lm_logits.argmax(-1) == out.masked_lm_labels).sum())
+            predicted = out.masked_lm_logits.argmax(-1)  # (N,)
+            correct += int((predicted == out.masked_lm_labels).sum())
             total += out.masked_lm_labels.numel()
+            for k, v in correct_by_case(predicted, out.masked_lm_labels, chosen_cases(batch)[1]).items():
+                by_case[k] = by_case.get(k, 0.0) + v
         for batch in held_out.cloze_batches:
             labels = batch["labels"]
             out = model(**{k: batch[k] for k in inputs})
@@ -190,7 +196,7 @@ def score(model, held_out: HeldOut) -> dict:
             counts["entities_right"] += int((wrong == 0).sum())
             counts["multi"] += int((size > 1).sum())
             counts["multi_right"] += int(((wrong == 0) & (size > 1)).sum())
-    return {"mlm_acc": correct / max(1, total), "mlm_tokens": total,
+    return {"mlm_acc": correct / max(1, total), "mlm_tokens": total, **accuracy_by_case(by_case),
             "cloze_token_acc": counts["tokens_right"] / max(1, counts["tokens"]),
             "cloze_entity_acc": counts["entities_right"] / max(1, counts["entities"]),
             "cloze_multi_entity_acc": counts["multi_right"] / max(1, counts["multi"]), **counts}
@@ -225,11 +231,13 @@ def training_mask_statistics(plan: Plan, tokenizer, batches: int = 8) -> dict:
 
 def markdown(results: dict) -> str:
     plan, rows = results["plan"], results["runs"]
-    lines = ["| masking unit | held-out MLM acc (token-masked) | entity cloze: tokens right | entities recovered "
-             "| multi-token entities recovered | train time |", "|---|---|---|---|---|---|"]
+    lines = ["| masking unit | held-out MLM acc at [MASK] (overall), token-masked | entity cloze: tokens right "
+             "| entities recovered | multi-token entities recovered | train time |", "|---|---|---|---|---|---|"]
     for unit in UNITS:
         r = rows[unit]
-        lines.append(f"| {unit} | {100 * r['mlm_acc']:.1f} % | {100 * r['cloze_token_acc']:.1f} % "
+        mlm = f"{100 * r['mlm_acc']:.1f} %" if r.get("mlm_acc_mask") is None else \
+            f"{100 * r['mlm_acc_mask']:.1f} % ({100 * r['mlm_acc']:.1f} %)"  # results from before the split: overall
+        lines.append(f"| {unit} | {mlm} | {100 * r['cloze_token_acc']:.1f} % "
                      f"| {100 * r['cloze_entity_acc']:.1f} % | {100 * r['cloze_multi_entity_acc']:.1f} % "
                      f"| {r['seconds']:.0f} s |")
     s = results["knowledge_mask_statistics"]

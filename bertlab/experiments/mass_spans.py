@@ -14,7 +14,6 @@ a second call reuses finished runs and continues interrupted ones.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from bertlab.experiments.common import (add_out_and_quick, add_run_control, out_folder, prepare_out, print_results,
                                         set_threads, stage_logger)
+from bertlab.train.runlock import clear, run_lock
 
 
 @dataclass
@@ -94,7 +94,13 @@ def run_name(rule: str) -> str:
 # --- one model -----------------------------------------------------------------------------------------------
 
 def train_one(plan: Plan, rule: str, run_dir: Path, tokenizer, train_data, eval_batches, progress: bool):
-    """Train (or reuse, or resume) the model of one span rule; returns (model, training seconds, reused)."""
+    """Train (or reuse, or resume) the model of one span rule; returns (model, training seconds, reused).
+    The run folder is locked meanwhile (one writer per run: ``bertlab.train.runlock``)."""
+    with run_lock(run_dir):
+        return _train_one(plan, rule, run_dir, tokenizer, train_data, eval_batches, progress)
+
+
+def _train_one(plan: Plan, rule: str, run_dir: Path, tokenizer, train_data, eval_batches, progress: bool):
     import torch
 
     from bertlab.config import get_preset
@@ -114,7 +120,7 @@ def train_one(plan: Plan, rule: str, run_dir: Path, tokenizer, train_data, eval_
     saved = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else None
     if saved is not None and saved != wanted:
         print(f"{run_dir} was trained with other settings: training it again", file=sys.stderr)
-        shutil.rmtree(run_dir)
+        clear(run_dir)
         saved = None
     torch.manual_seed(plan.seed)
     model = MassModel(config)
@@ -124,7 +130,7 @@ def train_one(plan: Plan, rule: str, run_dir: Path, tokenizer, train_data, eval_
         return model, _train_seconds(run_dir), True
     resume = saved is not None and latest_checkpoint(run_dir) is not None
     if not resume:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        clear(run_dir)
         atomic_write_json(run_dir / "config.json", wanted)
     settings = TrainSettings(steps=plan.steps, batch_size=plan.batch_size, learning_rate=plan.learning_rate,
                              precision=plan.precision, device=plan.device, log_every=10,

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from bertlab.config import check_field_types
 from bertlab.finetune.data import EncodedSplit, EncodedTask, encode_task
 from bertlab.finetune.metrics import classification_metrics, confusion_matrix
 from bertlab.finetune.models import BertForClassification, load_encoder_weights
@@ -32,6 +33,7 @@ from bertlab.finetune.tasks import TaskData, load_task
 from bertlab.io import atomic_write_json
 from bertlab.train.checkpoint import save_weights
 from bertlab.train.loop import TrainResult, TrainSettings, train
+from bertlab.train.runlock import run_lock
 
 MODES = ("finetune", "features")
 SELECT_METRICS = ("macro_f1", "accuracy")
@@ -157,12 +159,14 @@ class FinetuneOptions:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        check_field_types(FinetuneOptions, asdict(self), "options")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.select_metric not in SELECT_METRICS:
             raise ValueError(f"select_metric must be one of {', '.join(SELECT_METRICS)}, got {self.select_metric!r}")
         if self.steps <= 0:
             raise ValueError(f"steps must be positive, got {self.steps}")
+        self.train_settings()  # learning rate, device, intervals: refused now, before the task is read
 
     def train_settings(self) -> TrainSettings:
         eval_every = self.eval_every if self.eval_every is not None else max(1, self.steps // 5)
@@ -265,7 +269,17 @@ def build_model(source: EncoderSource, task: TaskData, mode: str, pooling: str |
 
 def finetune(options: FinetuneOptions, task: TaskData | None = None, source: EncoderSource | None = None,
              encoded: EncodedTask | None = None, callbacks=()) -> FinetuneResult:
-    """Load the task and encoder (unless given), train, keep the best-by-dev weights, score them on test."""
+    """Load the task and encoder (unless given), train, keep the best-by-dev weights, score them on test.
+
+    The run folder is locked from the start (one writer per run: ``bertlab.train.runlock``)."""
+    with run_lock(options.out):
+        if options.out and (Path(options.out) / "config.json").exists():
+            raise ValueError(f"{options.out} already holds a run; choose another --out or delete it")
+        return _finetune(options, task, source, encoded, callbacks)
+
+
+def _finetune(options: FinetuneOptions, task: TaskData | None, source: EncoderSource | None,
+              encoded: EncodedTask | None, callbacks) -> FinetuneResult:
     from bertlab.data import save_tokenizer
     from bertlab.train.run import write_run_config
 
@@ -286,9 +300,6 @@ def finetune(options: FinetuneOptions, task: TaskData | None = None, source: Enc
     settings = options.train_settings()
     run_dir = Path(options.out) if options.out else None
     if run_dir is not None:
-        if (run_dir / "config.json").exists():
-            raise ValueError(f"{run_dir} already holds a run; choose another --out or delete it")
-        run_dir.mkdir(parents=True, exist_ok=True)
         save_tokenizer(source.tokenizer, run_dir / "tokenizer.json")
         write_run_config(run_dir, "finetune", source.config, model_class=type(model).__name__,
                          model_kwargs=model.model_kwargs, task=task.summary(), encoded=encoded.stats(),

@@ -12,9 +12,14 @@ student sees exactly which property of the answer is wrong, never just "wrong".
 
 from __future__ import annotations
 
+import hashlib
+import random
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+import torch
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 _MARK = {PASS: "✔", FAIL: "✘", SKIP: "·"}
@@ -169,6 +174,9 @@ def _describe_args(args, kwargs) -> str:
 # --- the registry ---------------------------------------------------------------------------------------------
 
 
+DEFAULT_POINTS = 10.0
+
+
 @dataclass
 class CheckSpec:
     name: str
@@ -176,18 +184,24 @@ class CheckSpec:
     title: str
     run: Callable  # (fn, report) -> None
     expects: str  # the signature the student writes, for messages and listings
+    points: float = DEFAULT_POINTS  # what the check is worth in a grade sheet (``bertlab homework grade``)
+
+    @property
+    def function(self) -> str:
+        """The name of the function the student writes, e.g. ``my_mask_tokens``."""
+        return self.expects.split("(")[0].strip()
 
 
 CHECKS: dict[str, CheckSpec] = {}
 
 
-def register(name: str, lesson: int, title: str, expects: str):
+def register(name: str, lesson: int, title: str, expects: str, points: float = DEFAULT_POINTS):
     """Decorator: ``@register("mlm_masking", 1, "BERT's 80/10/10 masking", "my_mask_tokens(...)")``."""
 
     def decorate(run: Callable) -> Callable:
         if name in CHECKS:
             raise ValueError(f"check {name!r} is registered twice")
-        CHECKS[name] = CheckSpec(name, lesson, title, run, expects)
+        CHECKS[name] = CheckSpec(name, lesson, title, run, expects, points)
         return run
 
     return decorate
@@ -198,8 +212,9 @@ def list_checks(lesson: int | None = None) -> list[CheckSpec]:
     return [c for c in CHECKS.values() if lesson is None or c.lesson == lesson]
 
 
-LESSON_MODULES = ("lesson1_mlm", "lesson2_pairs", "lesson3_albert", "lesson4_tinybert", "lesson5_roberta",
-                  "lesson6_finetuning", "lesson7_family")
+LESSON_MODULES = ("lesson1_mlm", "lesson1_embedding", "lesson2_pairs", "lesson3_albert", "lesson4_tinybert",
+                  "lesson5_roberta", "lesson6_finetuning", "lesson7_family",
+                  "lesson8_crosslingual")
 
 
 def _load_all() -> None:
@@ -208,6 +223,51 @@ def _load_all() -> None:
 
     for module in LESSON_MODULES:
         importlib.import_module(f"bertlab.homework.{module}")
+
+
+# --- hidden inputs: fixed for the self-check, fresh when graded ---------------------------------------------
+
+_salt: str | None = None  # set by ``fresh_inputs`` while a grader runs the checks
+
+
+@contextmanager
+def fresh_inputs(salt: str) -> Iterator[None]:
+    """Within this block every hidden input is drawn from seeds derived from ``salt``, so a student who tuned an
+    answer to the self-check's fixed inputs (or printed them) meets inputs never seen before."""
+    global _salt
+    previous, _salt = _salt, salt
+    try:
+        yield
+    finally:
+        _salt = previous
+
+
+def hidden_seed(public: int) -> int:
+    """The seed of a hidden test input: ``public`` in the notebook's self-check, a fresh one while grading.
+    The same ``public`` seed maps to the same fresh seed within one grading, so "same seed, same result"
+    rules keep working."""
+    if _salt is None:
+        return public
+    digest = hashlib.blake2b(f"{_salt}:{public}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little") & 0x7FFFFFFF
+
+
+def hidden_generator(public: int) -> torch.Generator:
+    """``torch.Generator().manual_seed(hidden_seed(public))``."""
+    return torch.Generator().manual_seed(hidden_seed(public))
+
+
+def hidden_random(public: int) -> random.Random:
+    """``random.Random(hidden_seed(public))``."""
+    return random.Random(hidden_seed(public))
+
+
+def hidden_cases(fixed: list, draw: Callable[[random.Random], tuple], extra: int = 4) -> list:
+    """The self-check's ``fixed`` cases, plus ``extra`` drawn by ``draw(rng)`` while grading (none otherwise)."""
+    if _salt is None:
+        return list(fixed)
+    rng = hidden_random(len(fixed))
+    return list(fixed) + [draw(rng) for _ in range(extra)]
 
 
 def run_check(name: str, fn: Callable) -> CheckResult:

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from bertlab.homework.grading import Report
+from bertlab.homework.grading import Report, hidden_generator
 
 
 def as_tensor(value, report: Report, what: str, shape: tuple | None = None, dtype_kind: str | None = None):
@@ -31,6 +31,13 @@ def scalar(value, report: Report, what: str = "the loss") -> torch.Tensor:
         report.fail(f"{what} should be one number (a scalar tensor), got shape {tuple(value.shape)}: "
                     f"average over every position and example")
     return value.reshape(())
+
+
+def needs_gradient(report: Report, value: torch.Tensor, what: str, source: str) -> None:
+    """Fail the current rule when ``value`` (computed from ``source``) carries no gradient."""
+    if not value.requires_grad:
+        report.fail(f"{what} has no gradient: compute it from {source} with torch operations "
+                    f"(no .item(), .detach(), numpy or torch.no_grad())")
 
 
 def must_raise_value_error(r: Report, call, what: str, instead: str, why: str) -> None:
@@ -67,7 +74,7 @@ def token_batch(batch_size: int = 256, length: int = 64, vocab_size: int = 1000,
 
     Returns (input_ids (B, T) long, special_tokens_mask (B, T) bool).
     """
-    g = torch.Generator().manual_seed(seed)
+    g = hidden_generator(seed)
     ids = torch.randint(5, vocab_size, (batch_size, length), generator=g)
     special = torch.zeros(batch_size, length, dtype=torch.bool)
     lengths = torch.randint(length // 2, length + 1, (batch_size,), generator=g)
@@ -88,7 +95,7 @@ def word_batch(batch_size: int = 200, length: int = 64, seed: int = 7, max_piece
 
     Returns (word_ids (B, T) long, special_tokens_mask (B, T) bool, pieces (B, T) long: pieces of the word).
     """
-    g = torch.Generator().manual_seed(seed)
+    g = hidden_generator(seed)
     word_ids = torch.full((batch_size, length), -1, dtype=torch.long)
     pieces = torch.zeros(batch_size, length, dtype=torch.long)
     for row in range(batch_size):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from bertlab.homework.grading import Report, register
-from bertlab.homework.helpers import as_tensor, close, diagnose, pct, scalar, token_batch, word_batch
+from bertlab.homework.grading import Report, hidden_generator, register
+from bertlab.homework.helpers import (as_tensor, close, diagnose, needs_gradient, pct, scalar, token_batch,
+                                      word_batch)
 
 IGNORE = -100
 MASK_ID = 4
@@ -35,7 +36,7 @@ def check_mlm_masking(fn, r: Report) -> None:
     ids, special = token_batch(vocab_size=V)
     original = ids.clone()
     out = r.call(fn, ids, special, V, mask_token_id=MASK_ID, mlm_probability=0.15,
-                 generator=torch.Generator().manual_seed(0))
+                 generator=hidden_generator(0))
     B, T = ids.shape
     result = {}
 
@@ -101,7 +102,7 @@ def check_mlm_masking(fn, r: Report) -> None:
     @r.rule("mlm_probability is respected (40 % when asked for 40 %)")
     def _():
         out40 = r.call(fn, original.clone(), special, V, mask_token_id=MASK_ID, mlm_probability=0.4,
-                       generator=torch.Generator().manual_seed(1))
+                       generator=hidden_generator(1))
         rate = float((out40[1] != IGNORE)[real].float().mean())
         if not abs(rate - 0.4) < 0.03:
             hint = (CHANGED_ONLY if labels_only_where_changed(out40[0], out40[1], original)
@@ -157,11 +158,11 @@ def check_mlm_masking(fn, r: Report) -> None:
     @r.rule("all randomness comes from `generator` (the same seed gives the same masks)")
     def _():
         a = r.call(fn, original.clone(), special, V, mask_token_id=MASK_ID, mlm_probability=0.15,
-                   generator=torch.Generator().manual_seed(42))
+                   generator=hidden_generator(42))
         torch.manual_seed(12345)  # perturb the global generator: a correct answer does not use it
         torch.rand(7)
         b = r.call(fn, original.clone(), special, V, mask_token_id=MASK_ID, mlm_probability=0.15,
-                   generator=torch.Generator().manual_seed(42))
+                   generator=hidden_generator(42))
         if not (torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])):
             r.fail("two calls with torch.Generator().manual_seed(42) gave different results: pass "
                    "generator=generator to every torch.rand / torch.randint call, so masks are reproducible")
@@ -172,7 +173,7 @@ def check_mlm_masking(fn, r: Report) -> None:
 def check_whole_word(fn, r: Report) -> None:
     word_ids, special, pieces = word_batch()
     original = word_ids.clone()
-    out = r.call(fn, word_ids, special, mlm_probability=0.15, generator=torch.Generator().manual_seed(0))
+    out = r.call(fn, word_ids, special, mlm_probability=0.15, generator=hidden_generator(0))
     result = {}
 
     @r.rule("returns a boolean tensor shaped like word_ids", required=True)
@@ -227,17 +228,17 @@ def check_whole_word(fn, r: Report) -> None:
 
     @r.rule("all randomness comes from `generator`")
     def _():
-        a = r.call(fn, original.clone(), special, mlm_probability=0.15, generator=torch.Generator().manual_seed(5))
+        a = r.call(fn, original.clone(), special, mlm_probability=0.15, generator=hidden_generator(5))
         torch.manual_seed(999)
         torch.rand(3)
-        b = r.call(fn, original.clone(), special, mlm_probability=0.15, generator=torch.Generator().manual_seed(5))
+        b = r.call(fn, original.clone(), special, mlm_probability=0.15, generator=hidden_generator(5))
         if not torch.equal(torch.as_tensor(a).bool(), torch.as_tensor(b).bool()):
             r.fail("two calls with torch.Generator().manual_seed(5) chose different words: pass "
                    "generator=generator to torch.rand")
 
 
 def _mlm_case(seed: int = 3):
-    g = torch.Generator().manual_seed(seed)
+    g = hidden_generator(seed)
     B, T, V = 4, 12, 50
     logits = torch.randn(B, T, V, generator=g) * 2
     labels = torch.full((B, T), IGNORE)
@@ -292,9 +293,7 @@ def check_mlm_loss(fn, r: Report) -> None:
     @r.rule("gradients reach only the labelled positions")
     def _():
         loss = holder["loss"]
-        if not loss.requires_grad:
-            r.fail("the returned loss has no gradient: compute it from `logits` with torch operations "
-                   "(no .item(), .detach(), numpy or torch.no_grad())")
+        needs_gradient(r, loss, "the returned loss", "`logits`")
         loss.backward()
         if given.grad is None:
             r.fail("backward() gave `logits` no gradient")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from bertlab.homework.grading import Report, register
+from bertlab.homework.grading import Report, hidden_random, register
 from bertlab.homework.helpers import pct
 
 IS_NEXT, NOT_NEXT = 0, 1
@@ -82,7 +82,7 @@ def _documents():
 def check_nsp_example(fn, r: Report) -> None:
     docs = _documents()
     doc, others = docs[0], docs[1:]
-    rng = random.Random(0)
+    rng = hidden_random(0)
     results = [(i, r.call(fn, doc, i, others, rng)) for i in (0, 1, 2) for _ in range(200)]
     sentences_elsewhere = {s for d in others for s in d}
 
@@ -153,7 +153,7 @@ def check_nsp_example(fn, r: Report) -> None:
     @r.rule("all randomness comes from `rng` (the same seed gives the same examples)")
     def _():
         def run(seed: int) -> list[tuple]:
-            rng_run = random.Random(seed)
+            rng_run = hidden_random(seed)
             return [tuple(r.call(fn, doc, i % 3, others, rng_run)) for i in range(30)]
 
         first = run(11)
@@ -167,7 +167,7 @@ def check_nsp_example(fn, r: Report) -> None:
           "my_sop_example(segment_a, segment_b, rng) -> (first, second, label)")
 def check_sop_example(fn, r: Report) -> None:
     a, b = "the man went to the store .", "he bought a gallon of milk ."
-    rng = random.Random(0)
+    rng = hidden_random(0)
     results = [r.call(fn, a, b, rng) for _ in range(400)]
 
     @r.rule("returns (first, second, label) with label 0 or 1", required=True)
@@ -203,7 +203,7 @@ def check_sop_example(fn, r: Report) -> None:
     @r.rule("all randomness comes from `rng`")
     def _():
         def run(seed: int) -> list[tuple]:
-            rng_run = random.Random(seed)
+            rng_run = hidden_random(seed)
             return [tuple(r.call(fn, a, b, rng_run)) for _ in range(20)]
 
         first = run(3)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bertlab.homework.grading import Report, register
+from bertlab.homework.grading import Report, hidden_cases, register
 from bertlab.homework.helpers import diagnose
 
 SHARE_MODES = ("none", "all", "attention", "ffn")
@@ -20,8 +20,10 @@ def _number(value, r: Report, what: str) -> int:
 @register("embedding_params", 3, "factorized embedding parameters",
           "my_embedding_params(V, E, H) -> int")
 def check_embedding_params(fn, r: Report) -> None:
-    factorized = [(30000, 128, 768), (8192, 64, 128), (30000, 128, 4096), (21128, 312, 1024)]
-    tied = [(30000, 768, 768), (8192, 128, 128)]
+    factorized = hidden_cases([(30000, 128, 768), (8192, 64, 128), (30000, 128, 4096), (21128, 312, 1024)],
+                              lambda g: (g.randrange(1000, 50000), g.choice((16, 64, 128)), g.choice((256, 512))))
+    tied = hidden_cases([(30000, 768, 768), (8192, 128, 128)],
+                        lambda g: (g.randrange(1000, 50000), *[g.choice((96, 160))] * 2), 2)
     got = {case: r.call(fn, *case) for case in factorized + tied}
 
     @r.rule("returns a whole number", required=True)
@@ -86,11 +88,17 @@ def _counted(H: int, I: int, L: int, share: str) -> int:  # noqa: E741
     return sum(p.numel() for p in model.encoder.parameters())
 
 
+def _random_sizes(g) -> tuple[int, int, int]:
+    """(H, I, L) of a made-up encoder: fresh hidden inputs at grading time."""
+    H = g.choice((64, 96, 160, 192, 320))
+    return H, g.choice((2, 3, 4)) * H, g.randrange(2, 9)
+
+
 @register("encoder_params", 3, "encoder parameters with cross-layer sharing",
           "my_encoder_params(H, I, L, share) -> int  (share: 'none' | 'all' | 'attention' | 'ffn')")
 def check_encoder_params(fn, r: Report) -> None:
-    cases = [(768, 3072, 12, s) for s in SHARE_MODES] + [(128, 512, 4, s) for s in SHARE_MODES] + \
-            [(312, 1200, 4, "none")]
+    sizes = hidden_cases([(768, 3072, 12), (128, 512, 4)], _random_sizes, 2)
+    cases = [(*size, s) for size in sizes for s in SHARE_MODES] + [(312, 1200, 4, "none")]
     got = {case: r.call(fn, *case) for case in cases}
 
     @r.rule("returns a whole number", required=True)
@@ -142,7 +150,9 @@ def check_encoder_params(fn, r: Report) -> None:
 @register("encoder_macs", 3, "sharing saves parameters, not compute",
           "my_encoder_macs(H, I, L, T, share) -> int")
 def check_encoder_macs(fn, r: Report) -> None:
-    cases = [(768, 3072, 12, 128, s) for s in SHARE_MODES] + [(128, 512, 4, 64, s) for s in SHARE_MODES]
+    sizes = hidden_cases([(768, 3072, 12, 128), (128, 512, 4, 64)],
+                         lambda g: (*_random_sizes(g), g.choice((16, 48, 96))), 2)
+    cases = [(*size, s) for size in sizes for s in SHARE_MODES]
     got = {case: r.call(fn, *case) for case in cases}
 
     def want(H, I, L, T):  # noqa: E741

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from bertlab.homework.grading import Report, register
+from bertlab.homework.grading import Report, hidden_cases, register
 from bertlab.homework.helpers import close, diagnose
 
 
 @register("mask_coverage", 5, "how many tokens static and dynamic masking ever hide",
           "my_mask_coverage(epochs, p, masking, dupe_factor=1) -> float")
 def check_mask_coverage(fn, r: Report) -> None:
-    cases = [(e, p, m, d) for e in (1, 3, 10, 40) for p in (0.15, 0.3) for m, d in
-             (("static", 1), ("static", 10), ("dynamic", 1))]
+    cases = hidden_cases([(e, p, m, d) for e in (1, 3, 10, 40) for p in (0.15, 0.3) for m, d in
+                          (("static", 1), ("static", 10), ("dynamic", 1))],
+                         lambda g: (g.randrange(1, 60), g.choice((0.1, 0.2, 0.25)), g.choice(("static", "dynamic")),
+                                    g.randrange(1, 12)), 6)
     got = {case: r.call(fn, case[0], case[1], case[2], dupe_factor=case[3]) for case in cases}
 
     def want(epochs, p, masking, dupe):
@@ -57,7 +59,8 @@ def check_mask_coverage(fn, r: Report) -> None:
 @register("pack_sentences", 5, "RoBERTa's FULL-SENTENCES inputs",
           "my_pack_sentences(sentence_lengths, max_seq_length) -> list of lists of sentence indices")
 def check_pack_sentences(fn, r: Report) -> None:
-    cases = [([5, 7, 3, 9, 2, 8, 4], 16), ([10, 10, 10], 12), ([3] * 12, 20), ([1, 30, 2, 2], 16), ([6], 8)]
+    cases = hidden_cases([([5, 7, 3, 9, 2, 8, 4], 16), ([10, 10, 10], 12), ([3] * 12, 20), ([1, 30, 2, 2], 16),
+                          ([6], 8)], lambda g: ([g.randrange(1, 14) for _ in range(g.randrange(3, 12))], 16))
     got = [(lengths, limit, r.call(fn, list(lengths), limit)) for lengths, limit in cases]
 
     @r.rule("returns a list of inputs, each a list of sentence indices", required=True)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import torch
 
-from bertlab.homework.grading import Report, register
+from bertlab.homework.grading import Report, hidden_generator, register
 from bertlab.homework.helpers import as_tensor, must_raise_value_error
 
 
 def _padded_batch(seed: int = 0):
     """Hidden states (B, T, H) whose padding holds wild values (as a real encoder's would: it computes them
     too), and an attention mask (B, T) of 1s for real tokens — long, as the batches of the lessons give it."""
-    g = torch.Generator().manual_seed(seed)
+    g = hidden_generator(seed)
     B, T, H = 5, 9, 6
     hidden = torch.randn(B, T, H, generator=g)
     lengths = torch.tensor([9, 6, 3, 7, 2])  # row 0 has no padding; row 4 is [CLS] x only
@@ -78,7 +78,7 @@ def check_mean_pool(fn, r: Report) -> None:
 
 
 def _layers(seed: int = 1, num_layers: int = 4):
-    g = torch.Generator().manual_seed(seed)
+    g = hidden_generator(seed)
     return [torch.randn(3, 5, 4, generator=g) * (j + 1) for j in range(num_layers)]  # L+1 × (B, T, H)
 
 

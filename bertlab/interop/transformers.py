@@ -38,6 +38,9 @@ def transformers_family(config: BertConfig) -> str:
     if config.share_layers in ("attention", "ffn"):
         raise ValueError(f"share_layers={config.share_layers!r} has no transformers equivalent: ALBERT shares "
                          f"whole layers; use share_layers='all' or 'none'")
+    if config.num_languages:
+        raise ValueError(f"num_languages={config.num_languages}: XLM's language embeddings have no place in "
+                         "transformers' BERT or ALBERT (its XLM models use another architecture)")
     return "albert" if config.is_factorized or config.share_layers == "all" else "bert"
 
 

@@ -57,8 +57,9 @@ class BertModel(BertPreTrainedModel):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, output_attentions: bool = False,
-                output_hidden_states: bool = False, position_ids: torch.Tensor | None = None) -> EncoderOutput:
-        """input_ids, token_type_ids, position_ids (None = 0 … T-1): (B, T).
+                output_hidden_states: bool = False, position_ids: torch.Tensor | None = None,
+                language_ids: torch.Tensor | None = None) -> EncoderOutput:
+        """input_ids, token_type_ids, position_ids (None = 0 … T-1), language_ids (XLM; None = 0): (B, T).
 
         attention_mask: (B, T) with 1 = real token, 0 = padding, or (B, T, T) with 1 where query row i may attend
         key column j (UNILM's masks, ``bertlab.family.unilm``; transformers takes the same as an additive
@@ -70,11 +71,11 @@ class BertModel(BertPreTrainedModel):
             raise ValueError(f"attention_mask must have shape (batch, sequence) = {(B, T)} or (batch, query, key) "
                              f"= {(B, T, T)}, got {tuple(attention_mask.shape)}")
         if input_ids.device.type == "cpu":
-            self.embeddings.check_ids(input_ids, token_type_ids)
+            self.embeddings.check_ids(input_ids, token_type_ids, language_ids)
         limit = self.config.max_position_embeddings
         if position_ids is not None and position_ids.numel() and position_ids.max() >= limit:
             raise ValueError(f"position_ids contain {int(position_ids.max())}, beyond max_position_embeddings {limit}")
-        x = self.embeddings(input_ids, token_type_ids, position_ids)  # (B, T, H)
+        x = self.embeddings(input_ids, token_type_ids, position_ids, language_ids)  # (B, T, H)
         mask = None
         if attention_mask is not None and not (input_ids.device.type == "cpu" and bool(attention_mask.all())):
             # added to the attention scores: 0 where a key may be attended, the most negative float elsewhere
@@ -110,16 +111,20 @@ class BertForPreTraining(BertPreTrainedModel):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, labels: torch.Tensor | None = None,
                 next_sentence_label: torch.Tensor | None = None, output_attentions: bool = False,
-                output_hidden_states: bool = False, mlm_positions: str = "masked") -> PreTrainingOutput:
+                output_hidden_states: bool = False, mlm_positions: str = "masked",
+                position_ids: torch.Tensor | None = None, language_ids: torch.Tensor | None = None
+                ) -> PreTrainingOutput:
         """``labels`` (B, T): the original token where masked, -100 elsewhere. ``next_sentence_label`` (B,):
         0 = B follows A (IsNext / in order), 1 = NotNext / swapped; None trains MLM only (RoBERTa).
 
         ``mlm_positions="masked"`` runs the V-sized projection only at the N labelled positions, which is
         most of the saving in pre-training (15 % of positions); the loss is the same as computing all.
+        ``position_ids`` and ``language_ids`` (B, T): XLM's TLM inputs (``bertlab.data.crosslingual``).
         """
         if mlm_positions not in ("masked", "all"):
             raise ValueError(f"mlm_positions must be 'masked' or 'all', got {mlm_positions!r}")
-        enc = self.bert(input_ids, attention_mask, token_type_ids, output_attentions, output_hidden_states)
+        enc = self.bert(input_ids, attention_mask, token_type_ids, output_attentions, output_hidden_states,
+                        position_ids, language_ids)
         out = PreTrainingOutput(last_hidden_state=enc.last_hidden_state, hidden_states=enc.hidden_states,
                                 attentions=enc.attentions, attention_scores=enc.attention_scores)
         if labels is not None and mlm_positions == "masked":

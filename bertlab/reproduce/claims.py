@@ -353,7 +353,8 @@ def claim_4(ctx: Context) -> ClaimResult:
             f"{st[0].steps} steps "
             f"({st[0].epochs:.1f} epochs; static: {st[0].dupe_factor} mask copies, each seen ≈{reuse:.1f}×){note}: "
             f"dynamic not worse beyond the seed spread ({100 * c_static.difference:+.1f} points, spread "
-            f"{100 * c_static.spread:.1f}) → {word(c_static.held)}. MLM only vs MLM + NSP, held-out [MASK] accuracy on "
+            f"{100 * c_static.spread:.1f}) → {word(c_static.held)}. MLM only vs MLM + NSP, held-out [MASK] accuracy "
+            f"on "
             f"full-sentence inputs {_pm(cross['full-sentence']['MLM only'])} vs {_pm(cross['full-sentence']['MLM + NSP'])}, "
             f"on sentence pairs {_pm(cross['pairs']['MLM only'])} vs {_pm(cross['pairs']['MLM + NSP'])}: dropping NSP "
             f"does not hurt MLM on both formats → {word(nsp_held)}.{caveat}")

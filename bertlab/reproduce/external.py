@@ -40,8 +40,13 @@ def claim_5(ctx: Context) -> ClaimResult:
     checks = results["summary"]["checks"]
     groups = results["summary"]["groups"]
     teacher = results["teacher"]
-    d_mlm = [r["mlm_acc"] for r in results["distilled"]]
-    s_mlm = [r["mlm_acc"] for r in results["scratch"]]
+    # held-out MLM accuracy at [MASK] positions (copying an unchanged token is no knowledge); overall for results
+    # written before the split
+    key = "mlm_acc_mask" if all(r.get("mlm_acc_mask") is not None
+                                for r in [teacher, *results["distilled"], *results["scratch"]]) else "mlm_acc"
+    where = " at [MASK]" if key == "mlm_acc_mask" else ""
+    d_mlm = [r[key] for r in results["distilled"]]
+    s_mlm = [r[key] for r in results["scratch"]]
     d_down = [r["downstream_acc"] for r in results["distilled"]]
     s_down = [r["downstream_acc"] for r in results["scratch"]]
     c_mlm, c_down = beats(d_mlm, s_mlm), beats(d_down, s_down)
@@ -49,14 +54,14 @@ def claim_5(ctx: Context) -> ClaimResult:
     ratio = results["parameters"]["student"] / results["parameters"]["teacher"]
     # a teacher that learned nothing beyond word frequencies has nothing to teach: no verdict then
     teacher_config = json.loads((Path(teacher["run"]) / "config.json").read_text(encoding="utf-8"))
-    unigram = teacher_config.get("baselines", {}).get("unigram_mlm_acc")
-    teacher_learned = unigram is None or teacher["mlm_acc"] > unigram + LEARNED
+    unigram = teacher_config.get("baselines", {}).get("unigram_mlm_acc_mask" if where else "unigram_mlm_acc")
+    teacher_learned = unigram is None or teacher[key] > unigram + LEARNED
     held = c_mlm.held and c_down.held and kept >= 0.9 and ratio < 1
     inconclusive = not teacher_learned
     if inconclusive:
         held = None
     measured = {"parameters": results["parameters"], "shapes": results["shapes"], "teacher": teacher,
-                "teacher_unigram_mlm_acc": unigram, "teacher_learned": teacher_learned,
+                "teacher_unigram_mlm_acc": unigram, "teacher_learned": teacher_learned, "mlm_accuracy": key,
                 "distilled_mlm_acc": d_mlm, "scratch_mlm_acc": s_mlm, "distilled_downstream_acc": d_down,
                 "scratch_downstream_acc": s_down, "distilled_vs_scratch_mlm": c_mlm.to_dict(),
                 "distilled_vs_scratch_downstream": c_down.to_dict(), "kept_of_teacher_downstream": kept,
@@ -64,27 +69,28 @@ def claim_5(ctx: Context) -> ClaimResult:
                 "experiment_checks": checks, "experiment_target_held": results["summary"]["target_held"],
                 "plan": results["plan"], "seconds": results["seconds"], "groups": groups}
     text = (f"Student {results['shapes']['student']} ({ratio:.0%} of the teacher's {results['parameters']['teacher']:,} "
-            f"parameters). Held-out MLM accuracy: distilled {_pm(d_mlm)} vs scratch {_pm(s_mlm)} "
+            f"parameters). Held-out MLM accuracy{where}: distilled {_pm(d_mlm)} vs scratch {_pm(s_mlm)} "
             f"({100 * c_mlm.difference:+.1f} points, seed spread {100 * c_mlm.spread:.1f}) → {word(c_mlm.held)}; "
-            f"teacher {_pct(teacher['mlm_acc'])}. Downstream ({results['downstream_description']}): distilled "
+            f"teacher {_pct(teacher[key])}. Downstream ({results['downstream_description']}): distilled "
             f"{_pm(d_down)} vs scratch {_pm(s_down)} ({100 * c_down.difference:+.1f} points, spread "
             f"{100 * c_down.spread:.1f}) → {word(c_down.held)}; the distilled student keeps {kept:.0%} of the teacher's "
             f"{_pct(teacher['downstream_acc'])} (needed ≥ 90 %) → {word(kept >= 0.9)}. The claim holds only if all "
             f"three do. (distill-vs-scratch's own target, which also asks for ≤ 1/3 of the parameters: "
             f"{word(results['summary']['target_held'])}.)")
     if inconclusive:
-        text += (f" Inconclusive at this budget: the teacher's held-out MLM accuracy {_pct(teacher['mlm_acc'])} is not "
+        text += (f" Inconclusive at this budget: the teacher's held-out MLM accuracy{where} {_pct(teacher[key])} is "
+                 f"not "
                  f"{100 * LEARNED:.0f} points above the unigram baseline {_pct(unigram)}, so it had little to teach.")
     labels = ["teacher", "distilled student", "student from scratch"]
     figures = {"claim5_accuracy": fig.bars("Claim 5: held-out MLM and downstream accuracy (mean over seeds)",
-                                           ["held-out MLM accuracy", "downstream accuracy"],
-                                           dict(zip(labels, ([teacher["mlm_acc"], teacher["downstream_acc"]],
+                                           [f"held-out MLM accuracy{where}", "downstream accuracy"],
+                                           dict(zip(labels, ([teacher[key], teacher["downstream_acc"]],
                                                              [mean(d_mlm), mean(d_down)], [mean(s_mlm), mean(s_down)]))),
                                            "accuracy"),
                "claim5_curves": fig.curves("Claim 5: held-out MLM accuracy while training",
                                            {"distilled": [r["run"] for r in results["distilled"]],
-                                            "from scratch": [r["run"] for r in results["scratch"]]}, "mlm_acc", "eval")}
-    ours = (f"MLM distilled {_pm(d_mlm)} vs scratch {_pm(s_mlm)} vs teacher {_pct(teacher['mlm_acc'])}; downstream "
+                                            "from scratch": [r["run"] for r in results["scratch"]]}, key, "eval")}
+    ours = (f"MLM{where} distilled {_pm(d_mlm)} vs scratch {_pm(s_mlm)} vs teacher {_pct(teacher[key])}; downstream "
             f"{_pm(d_down)} vs {_pm(s_down)} vs {_pct(teacher['downstream_acc'])}; {ratio:.0%} of the parameters")
     return ClaimResult(5, TITLES[5], held, measured, PAPER[5], text, figures, ours, PAPER_SHORT[5],
                        inconclusive=inconclusive)

@@ -12,12 +12,12 @@ A variant changes one thing of the reference (BERT shape, E = H, no sharing, dyn
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bertlab.reproduce.budget import Scale
+from bertlab.train.runlock import clear, run_lock
 
 VARIANT_LABELS = {"reference": "BERT (E = H, not shared, dynamic, MLM + NSP)", "factorized": "factorized E < H",
                   "shared": "all layers shared", "static": "static masking", "no-nsp": "MLM only (no NSP)"}
@@ -66,6 +66,12 @@ def options_for(scale: Scale, variant: str, seed: int, out: Path | None, progres
 def run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, progress: bool = False) -> RunOutcome:
     """Train one variant at one seed into ``run_dir`` (replacing what was there); the same glue as
     ``bertlab.pretrain.pretrain``, plus the static-masking copy count, which ``PretrainOptions`` leaves fixed."""
+    options = options_for(scale, variant, seed, run_dir, progress)
+    with run_lock(run_dir):
+        return _run_variant(scale, variant, seed, run_dir, options)
+
+
+def _run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, options) -> RunOutcome:
     import torch
 
     from bertlab.analysis.params import count_parameters
@@ -75,7 +81,6 @@ def run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, progress: 
     from bertlab.train.loop import train
     from bertlab.train.run import write_run_config
 
-    options = options_for(scale, variant, seed, run_dir, progress)
     data = build_data(options)
     train_data, dupe_factor = data.train, None
     epochs = scale.steps * scale.batch_size / len(train_data)
@@ -88,9 +93,7 @@ def run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, progress: 
     torch.manual_seed(seed)
     model = BertForPreTraining(config)
     task, baselines = task_and_baselines(options, data)
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
+    clear(run_dir)  # replace what was there
     save_tokenizer(data.tokenizer, run_dir / "tokenizer.json")
     write_run_config(run_dir, "pretrain", config, options=asdict(options),
                      data={"corpus": options.corpus, "train_examples": len(train_data), "static_dupe_factor": dupe_factor},

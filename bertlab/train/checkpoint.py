@@ -3,7 +3,8 @@
 Layout: ``checkpoints/step-000500/{model.safetensors, optimizer.safetensors, trainer_state.json}``,
 and ``checkpoints/latest.json`` naming the newest complete one. A checkpoint folder is written under a
 temporary name and renamed when complete, and ``latest.json`` is replaced last, so a crash (or SIGKILL)
-at any moment leaves the previous checkpoint loadable.
+at any moment leaves the previous checkpoint loadable. A checkpoint damaged afterwards (a disk that filled up,
+a half-copied folder) is found by ``verify_checkpoint``; ``resumable_checkpoint`` then falls back to an older one.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from bertlab.io import atomic_path, atomic_write_json
@@ -25,12 +27,30 @@ def save_weights(model: torch.nn.Module, path: str | Path) -> None:
         save_file(tensors, str(tmp))
 
 
+def safetensors_problem(path: str | Path) -> str | None:
+    """Why ``path`` is not a complete safetensors file (missing, truncated, not safetensors), or None.
+    Reads only the header, which records every tensor's byte range: a truncated file does not cover them."""
+    path = Path(path)
+    if not path.is_file():
+        return f"{path.name} is missing"
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            handle.keys()
+    except (SafetensorError, OSError) as err:
+        return f"{path.name} is damaged or truncated ({err})"
+    return None
+
+
 def load_weights(model: torch.nn.Module, path: str | Path, strict: bool = True) -> None:
     path = Path(path)
     if path.suffix != ".safetensors":
         raise ValueError(f"{path}: bertlab loads weights only from .safetensors files (never pickle)")
     if not path.exists():
         raise FileNotFoundError(f"{path}: no weights file here")
+    problem = safetensors_problem(path)
+    if problem is not None:
+        raise ValueError(f"{path.parent / problem}; a half-written copy or a full disk leaves such a file: copy "
+                         f"it again, or load one of the run's checkpoints (load_run(run, checkpoint='latest'))")
     state = load_file(str(path))
     model_keys = set(model.state_dict())
     if strict and set(state) != model_keys:
@@ -95,6 +115,39 @@ def save_checkpoint(run_dir: str | Path, step: int, model: torch.nn.Module,
     for old in sorted(p for p in root.glob("step-*") if p.is_dir())[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def verify_checkpoint(path: str | Path) -> str | None:
+    """Why checkpoint folder ``path`` cannot be resumed from (a file missing, truncated or unreadable), or None."""
+    path = Path(path)
+    try:
+        state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "trainer_state.json is missing"
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return f"trainer_state.json is not valid JSON ({err})"
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        return "trainer_state.json has no step number"
+    for name in ("model.safetensors", "optimizer.safetensors"):
+        problem = safetensors_problem(path / name)
+        if problem is not None:
+            return problem
+    with safe_open(str(path / "optimizer.safetensors"), framework="pt") as handle:
+        if "rng.torch" not in handle.keys():
+            return "optimizer.safetensors holds no random-number-generator state"
+    return None
+
+
+def resumable_checkpoint(run_dir: str | Path) -> tuple[Path | None, list[tuple[str, str]]]:
+    """The newest checkpoint folder that verifies (or None), and the newer ones skipped: [(name, why)]."""
+    root = Path(run_dir) / "checkpoints"
+    skipped = []
+    for candidate in sorted((p for p in root.glob("step-*") if p.is_dir()), reverse=True):
+        problem = verify_checkpoint(candidate)
+        if problem is None:
+            return candidate, skipped
+        skipped.append((candidate.name, problem))
+    return None, skipped
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:

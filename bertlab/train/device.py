@@ -10,11 +10,33 @@ import torch
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
-def pick_device(requested: str = "auto") -> torch.device:
-    if requested != "auto":
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def check_device(requested: str) -> torch.device | None:
+    """The device ``requested`` names (None for "auto"), or a ValueError naming ``--device`` and the choices.
+    Cheap and side-effect free: run settings call it before any data is built."""
+    if requested == "auto":
+        return None
+    try:
         device = torch.device(requested)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("--device cuda was asked for, but torch sees no CUDA GPU; use --device cpu or auto")
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in DEVICE_TYPES:
+        raise ValueError(f"--device {requested}: not a device bertlab can train on; use auto, cpu, cuda, cuda:N "
+                         f"or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {requested} was asked for, but torch sees no CUDA GPU; use --device cpu or auto")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                     and torch.backends.mps.is_available()):
+        raise ValueError(f"--device {requested} was asked for, but torch sees no Apple GPU (MPS); use --device cpu "
+                         f"or auto")
+    return device
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    device = check_device(requested)
+    if device is not None:
         return device
     if torch.cuda.is_available():
         local_rank = int(os.environ.get("LOCAL_RANK", 0))

@@ -3,15 +3,16 @@
 What differs between them lives in a *task* object (see ``Task``); the loop owns what they share:
 device and precision, AdamW with warm-up and linear decay (BERT §A.2), gradient clipping and
 accumulation, DistributedDataParallel, logging to ``metrics.jsonl``, evaluation, atomic checkpoints,
-Ctrl-C, and exact resumption (the batch of step k is a pure function of k, and the RNG is checkpointed).
+Ctrl-C and SIGTERM (the step in progress ends first: ``signals.py``), exact resumption (the batch of step k is a
+pure function of k, and the RNG after step k is checkpointed), and a stop when the loss stops being finite.
 """
 
 from __future__ import annotations
 
-import signal
+import math
 import sys
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
@@ -21,9 +22,11 @@ from torch import nn
 
 from bertlab.io import atomic_write_json
 from bertlab.train import distributed
-from bertlab.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, save_weights
-from bertlab.train.device import autocast, describe, pick_device, resolve_precision
+from bertlab.train.checkpoint import latest_checkpoint, load_checkpoint, resumable_checkpoint, save_checkpoint, \
+    save_weights
+from bertlab.train.device import autocast, check_device, describe, pick_device, resolve_precision
 from bertlab.train.metrics import MetricsLogger
+from bertlab.train.signals import StopRequests
 
 Batch = dict[str, torch.Tensor]
 
@@ -69,8 +72,20 @@ class TrainSettings:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        for name, flag in (("learning_rate", "--lr"), ("warmup", "--warmup"), ("lr_decay", "--lr-decay"),
+                           ("weight_decay", "--weight-decay"), ("max_grad_norm", "--max-grad-norm")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} ({flag}) must be a finite number, got {value!r}")
         if self.steps <= 0:
             raise ValueError(f"steps must be a positive number, got {self.steps}")
+        for name, flag in (("checkpoint_every", "--checkpoint-every"), ("eval_every", "--eval-every")):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} ({flag}) must be 0 (only at the end) or a positive number of steps, "
+                                 f"got {getattr(self, name)}")
+        if self.log_every < 1 or self.keep_checkpoints < 1:
+            raise ValueError(f"log_every ({self.log_every}) and keep_checkpoints ({self.keep_checkpoints}) must be "
+                             f"at least 1")
         if self.batch_size <= 0 or self.grad_accumulation <= 0:
             raise ValueError(f"batch_size ({self.batch_size}) and grad_accumulation ({self.grad_accumulation}) "
                              f"must be positive")
@@ -84,6 +99,7 @@ class TrainSettings:
         if not 0 < self.lr_decay <= 1:
             raise ValueError(f"lr_decay is the fraction of the steps over which the learning rate decays: "
                              f"between 0 (exclusive) and 1, got {self.lr_decay}")
+        check_device(self.device)
 
     @property
     def warmup_steps(self) -> int:
@@ -114,6 +130,10 @@ def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Ada
     return torch.optim.AdamW(groups, lr=settings.learning_rate, betas=(0.9, 0.999), eps=1e-6, fused=fused)
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradient norm became NaN or infinite: the loop stopped without saving those weights."""
+
+
 @dataclass
 class TrainResult:
     step: int
@@ -121,25 +141,6 @@ class TrainResult:
     last_train: dict = field(default_factory=dict)
     last_eval: dict = field(default_factory=dict)
     seconds: float = 0.0
-
-
-@contextmanager
-def _sigterm_as_interrupt():
-    """Treat SIGTERM like Ctrl-C so a killed job still checkpoints (main thread only)."""
-    if sys.platform == "win32" or not _in_main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def _split(batch: Batch, parts: int) -> list[Batch]:
@@ -167,10 +168,8 @@ def train(model: nn.Module, task: Task, batch_fn: Callable[[int], Batch], settin
     optimizer = make_optimizer(model, settings)
     start = 0
     if resume:
-        checkpoint = latest_checkpoint(run_dir) if run_dir else None
-        if checkpoint is None:
-            raise FileNotFoundError(f"--resume: no checkpoint in {run_dir}/checkpoints to resume from")
-        start = load_checkpoint(checkpoint, model, optimizer)["step"]
+        checkpoint_dir = _resume_from(run_dir, info.is_main and settings.progress)
+        start = load_checkpoint(checkpoint_dir, model, optimizer)["step"]
         if start >= settings.steps:
             raise ValueError(f"{run_dir} already reached step {start} of {settings.steps}; raise --steps to go on")
     else:
@@ -184,15 +183,19 @@ def train(model: nn.Module, task: Task, batch_fn: Callable[[int], Batch], settin
         print(describe(device, precision) + (f", {info.world_size} processes" if info.enabled else ""),
               file=sys.stderr)
 
-    def write_status(status: str, step: int) -> None:
+    def write_status(status: str, step: int, **extra) -> None:
         if run_dir is not None and info.is_main:
             atomic_write_json(run_dir / "status.json", {"status": status, "step": step, "total_steps": settings.steps,
-                                                        "updated": round(time.time(), 3)})
+                                                        "updated": round(time.time(), 3), **extra})
+
+    saved = start if resume else -1  # the step of the newest checkpoint on disk
 
     def checkpoint(step: int) -> None:
-        if run_dir is not None and info.is_main:
+        nonlocal saved
+        if run_dir is not None and info.is_main and saved != step:
             save_checkpoint(run_dir, step, model, optimizer, {"settings": asdict(settings)},
                             keep=settings.keep_checkpoints)
+            saved = step
 
     bar = None
     if info.is_main and settings.progress:
@@ -204,17 +207,21 @@ def train(model: nn.Module, task: Task, batch_fn: Callable[[int], Batch], settin
     began = time.time()
     window_start = time.time()
     step = start
+    in_step = False  # True from a step's first batch until its update is done and counted
+    diverged = None  # (what, value, lr) when the loss or the gradient norm stopped being finite
     write_status("running", step)
     model.train()
     try:
-        with _sigterm_as_interrupt():
+        with StopRequests() as stop:
             while step < settings.steps:
+                in_step = True
                 lr = learning_rate_at(step, settings)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 local = distributed.shard(batch_fn(step), info)
                 micro_batches = _split(local, settings.grad_accumulation)
                 totals = distributed.all_reduce_sum(task.counts(local), info, device)
+                step_loss = torch.zeros((), device=device)
                 for i, micro in enumerate(micro_batches):
                     micro = {k: v.to(device, non_blocking=True) for k, v in micro.items()}
                     sync = nullcontext() if (not info.enabled or i == len(micro_batches) - 1) else trained.no_sync()
@@ -222,15 +229,27 @@ def train(model: nn.Module, task: Task, batch_fn: Callable[[int], Batch], settin
                         with autocast(device, precision):
                             loss, stats = task.step(trained, micro, totals)
                         (loss * info.world_size).backward()  # DDP averages gradients over ranks
+                    step_loss += loss.detach().float()
                     for k, v in stats.items():
                         sums[k] = sums.get(k, 0.0) + float(v)
+                grad_norm = 0.0
                 if settings.max_grad_norm > 0:
-                    sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm))
+                    grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm))
+                    sums["grad_norm"] = sums.get("grad_norm", 0.0) + grad_norm
+                loss_value = float(step_loss)
+                bad = [(what, value) for what, value in (("loss", loss_value), ("gradient norm", grad_norm))
+                       if not math.isfinite(value)]
+                # one all-reduce per step (only under DDP) so every rank stops at the same step
+                flags = distributed.all_reduce_sum({"stop": float(stop.requested is not None), "bad": float(bool(bad))},
+                                                   info, device)
+                if flags["bad"]:
+                    diverged = (*(bad[0] if bad else ("loss on another process", math.nan)), lr)
+                    break  # before the update: the weights in memory are still those of the last step
                 sums["steps"] = sums.get("steps", 0.0) + 1
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
+                in_step = False
                 result.step = step
                 if step % settings.log_every == 0 or step == settings.steps:
                     total = distributed.all_reduce_sum(sums, info, device)
@@ -247,7 +266,7 @@ def train(model: nn.Module, task: Task, batch_fn: Callable[[int], Batch], settin
                     for callback in callbacks:
                         callback(record)
                     if bar is not None:
-                        bar.set_postfix({k: f"{record[k]:.3g}" for k in ("loss", "mlm_acc", "nsp_acc", "accuracy",
+                        bar.set_postfix({k: f"{record[k]:.3g}" for k in ("loss", "mlm_acc_mask", "nsp_acc", "accuracy",
                                                                         "tokens_per_s") if record.get(k) is not None})
                 if bar is not None:
                     bar.update(1)
@@ -256,14 +275,27 @@ def train(model: nn.Module, task: Task, batch_fn: Callable[[int], Batch], settin
                         result.last_eval = _evaluate(task, model, step, began, logger, callbacks)
                 if settings.checkpoint_every and step % settings.checkpoint_every == 0 and step < settings.steps:
                     checkpoint(step)
-        result.status = "finished"
-    except KeyboardInterrupt:
+                if (flags["stop"] if info.enabled else stop.requested) and step < settings.steps:
+                    break  # a signal came: this step is done, so the checkpoint below resumes exactly
+        result.status = "finished" if step >= settings.steps else "interrupted"
+    except KeyboardInterrupt:  # a second Ctrl-C, or one where no signal handler could be set
         result.status = "interrupted"
-        if bar is not None:
-            bar.write(f"interrupted: saving a checkpoint at step {step}; continue with --resume")
     finally:
         if bar is not None:
             bar.close()
+    if diverged is not None:
+        _stop_diverged(diverged, step, run_dir, write_status, logger)
+    if result.status == "interrupted" and in_step:
+        # aborted inside a step: the RNG (and maybe the weights) are part-way through it, so nothing is saved
+        write_status("interrupted", saved if saved >= 0 else 0)
+        if logger:
+            logger.close()
+        where = f"the last checkpoint is step {saved}" if saved >= 0 else "no checkpoint was saved"
+        print(f"aborted inside step {step + 1}: nothing saved; {where}", file=sys.stderr)
+        result.seconds = time.time() - began
+        return result
+    if result.status == "interrupted" and info.is_main and settings.progress:
+        print(f"interrupted: saving a checkpoint at step {step}; continue with --resume", file=sys.stderr)
     checkpoint(step)
     if run_dir is not None and info.is_main:
         save_weights(model, run_dir / "model.safetensors")
@@ -272,6 +304,34 @@ def train(model: nn.Module, task: Task, batch_fn: Callable[[int], Batch], settin
         logger.close()
     result.seconds = time.time() - began
     return result
+
+
+def _resume_from(run_dir: Path | None, verbose: bool) -> Path:
+    """The newest checkpoint that verifies; says which newer ones were skipped, and why."""
+    if run_dir is None:
+        raise FileNotFoundError("--resume needs a run folder")
+    checkpoint_dir, skipped = resumable_checkpoint(run_dir)
+    for name, why in skipped:
+        print(f"resume: skipping {run_dir}/checkpoints/{name}: {why}", file=sys.stderr)
+    if checkpoint_dir is None:
+        why = f" (all damaged: {'; '.join(f'{n}: {w}' for n, w in skipped)})" if skipped else ""
+        raise FileNotFoundError(f"--resume: no checkpoint in {run_dir}/checkpoints to resume from{why}")
+    if skipped or verbose:
+        print(f"resume: from {checkpoint_dir}", file=sys.stderr)
+    return checkpoint_dir
+
+
+def _stop_diverged(diverged: tuple, step: int, run_dir: Path | None, write_status, logger) -> None:
+    """Record why the run stopped and raise ``TrainingDiverged``; the NaN weights are never written."""
+    what, value, lr = diverged
+    good = latest_checkpoint(run_dir) if run_dir is not None else None
+    kept = f"the last good checkpoint, {good}, is kept" if good is not None else "no checkpoint was saved before"
+    message = (f"the {what} became {value} at step {step + 1} (learning rate {lr:.3g}): training stopped and these "
+               f"weights were not saved; {kept}. Start again with a lower --lr (e.g. a quarter of it)")
+    write_status("diverged", step, message=message, good_checkpoint=good.name if good is not None else None)
+    if logger:
+        logger.close()
+    raise TrainingDiverged(message)
 
 
 def _evaluate(task: Task, model: nn.Module, step: int, began: float, logger, callbacks) -> dict:

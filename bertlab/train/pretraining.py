@@ -21,7 +21,9 @@ from torch import nn
 from bertlab.data.masking import CASE_NAMES, IGNORE_INDEX, masking_cases
 from bertlab.train.loop import Batch
 
-MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "labels", "next_sentence_label")
+# position_ids and language_ids: XLM's TLM batches (bertlab.data.crosslingual); absent from BERT's
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "labels", "next_sentence_label", "position_ids",
+                "language_ids")
 
 
 def correct_by_case(predicted: torch.Tensor, labels: torch.Tensor, cases: torch.Tensor,

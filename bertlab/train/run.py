@@ -14,8 +14,9 @@ from pathlib import Path
 from torch import nn
 
 from bertlab.config import BertConfig
+from bertlab.data.tokenizer import read_tokenizer_file
 from bertlab.io import atomic_write_json
-from bertlab.train.checkpoint import latest_checkpoint, load_weights
+from bertlab.train.checkpoint import load_weights, resumable_checkpoint
 from bertlab.train.metrics import Metrics, read_metrics
 
 
@@ -74,6 +75,38 @@ def read_run_config(path: str | Path) -> dict:
         raise ValueError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
 
 
+# what a resumed run may change: how long it goes on, where and how it runs, how often it reports; everything
+# else (shape, data, objective, learning rate, seed ...) must stay as saved, or the resumed run is another run
+RESUME_ADJUSTABLE = ("steps", "device", "compile", "eval_every", "checkpoint_every", "log_every", "progress", "out",
+                     "resume")
+FLAG_NAMES = {"learning_rate": "--lr", "attention_mask_kind": "--attention-mask", "student_run": "--student"}
+
+
+def resumed_options(cls, out: str | Path, kind: str, changes: dict):
+    """``cls`` (PretrainOptions, DistillOptions) as run ``out`` was started (its config.json), with ``changes``
+    (flags given with --resume): those in RESUME_ADJUSTABLE apply; any other must equal the saved value, else
+    a ValueError names the flag and the saved value."""
+    config = read_run_config(out)
+    saved = config.get("options")
+    if not isinstance(saved, dict) or config.get("kind", "pretrain") != kind:
+        raise ValueError(f"{out}/config.json was not written by bertlab {kind}; nothing to resume")
+    may_change = ", ".join("--" + k.replace("_", "-") for k in RESUME_ADJUSTABLE[:6])
+    for name, value in changes.items():
+        if name in RESUME_ADJUSTABLE:
+            continue
+        if name == "model_overrides":  # compare the fields given, not the whole dict
+            pairs = [(f"model field {k}", k, v, (saved.get(name) or {}).get(k)) for k, v in value.items()]
+        else:
+            pairs = [(FLAG_NAMES.get(name, "--" + name.replace("_", "-")), name, value, saved.get(name))]
+        for flag, field, wanted, was in pairs:
+            if json.loads(json.dumps(wanted)) != json.loads(json.dumps(was)):
+                raise ValueError(f"{flag} {wanted} conflicts with the run in {out}, which was started with {field} = "
+                                 f"{was!r}; --resume keeps a run's saved settings (only {may_change} may change): "
+                                 f"drop {flag}, or start a new run with another --out")
+    adjusted = {k: v for k, v in changes.items() if k in RESUME_ADJUSTABLE}
+    return cls(**{**saved, **adjusted, "resume": True, "out": str(out)})
+
+
 def read_status(path: str | Path) -> dict:
     """``status.json``; a run whose status says running but has not written for 10 minutes is "stale"."""
     try:
@@ -88,9 +121,10 @@ def resolve_weights(path: Path, checkpoint: str | int | None) -> Path:
             return path / "model.safetensors"
         checkpoint = "latest"
     if checkpoint == "latest":
-        latest = latest_checkpoint(path)
+        latest, skipped = resumable_checkpoint(path)
         if latest is None:
-            raise FileNotFoundError(f"{path}: no model.safetensors and no checkpoint yet")
+            damaged = f" (damaged: {'; '.join(f'{n}: {why}' for n, why in skipped)})" if skipped else ""
+            raise FileNotFoundError(f"{path}: no model.safetensors and no usable checkpoint yet{damaged}")
         return latest / "model.safetensors"
     name = f"step-{int(checkpoint):06d}" if str(checkpoint).isdigit() else str(checkpoint)
     weights = path / "checkpoints" / name / "model.safetensors"
@@ -106,11 +140,15 @@ def load_run(path: str | Path, checkpoint: str | int | None = None) -> Run:
     ``checkpoint``: None = the final ``model.safetensors`` (or the latest checkpoint of a running run),
     "latest", a step number, or a checkpoint folder name such as "step-000500".
     """
-    from tokenizers import Tokenizer
-
     path = Path(path)
     config = read_run_config(path)
-    model_config = BertConfig.from_dict(config["model"])
+    if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
+        raise ValueError(f"{path}/config.json has no \"model\" section (the model's shape); the file is damaged "
+                         f"or was not written by bertlab: copy it again from the run that made it")
+    try:
+        model_config = BertConfig.from_dict(config["model"])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}/config.json: its \"model\" section is not a valid model ({err})") from None
     classes = model_classes()
     class_name = config.get("model_class", "BertForPreTraining")
     if class_name not in classes:
@@ -121,5 +159,5 @@ def load_run(path: str | Path, checkpoint: str | int | None = None) -> Run:
     tokenizer_path = path / "tokenizer.json"
     if not tokenizer_path.exists():
         raise FileNotFoundError(f"{path}: tokenizer.json is missing; the run folder is incomplete")
-    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    tokenizer = read_tokenizer_file(tokenizer_path)
     return Run(path, config, model_config, model.eval(), tokenizer, weights)

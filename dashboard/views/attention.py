@@ -22,7 +22,7 @@ if run is None or checkpoint is None:
 try:
     loaded = ui.load_model(root, run, checkpoint)
 except Exception as err:  # noqa: BLE001 - a broken run (bad weights, tokenizer, config) must not break the page
-    st.error(f"Run `{run.name}` ({checkpoint}) could not be loaded: {err}")
+    st.error(f"Run {ui.code(run.name)} ({checkpoint}) could not be loaded: {ui.plain(err)}")
     st.stop()
 
 left, right = st.columns(2)
@@ -41,7 +41,7 @@ MASK_NOTES = {"bidirectional": "every token may attend every token (BERT)",
               "seq2seq": "sentence A (source) attends only A; sentence B (target) attends A and its own "
                          "tokens ≤ i"}
 mask_kind = run_mask_kind(run.config or {})
-st.caption(f"`{run.name}` was trained with the **{mask_kind}** self-attention mask (UNILM §2.2; "
+st.caption(f"{ui.code(run.name)} was trained with the **{mask_kind}** self-attention mask (UNILM §2.2; "
            f"`bertlab pretrain --attention-mask`), and the maps below are computed under it: "
            f"{MASK_NOTES.get(mask_kind, '')}.")
 if mask_kind == "seq2seq" and not (text_b or "").strip():
@@ -75,9 +75,10 @@ with c3:
 layer_maps = getattr(maps, use)[layer - 1]  # (A, T, T)
 if view == "one head":
     fig = charts.attention_heatmap(layer_maps[head - 1], maps.tokens,
-                                   f"{run.name} · layer {layer} · head {head} · {values}")
+                                   f"{charts.plain_label(run.name)} · layer {layer} · head {head} · {values}")
 else:
-    fig = charts.heads_grid(layer_maps, maps.tokens, f"{run.name} · layer {layer} · every head · {values}")
+    fig = charts.heads_grid(layer_maps, maps.tokens,
+                            f"{charts.plain_label(run.name)} · layer {layer} · every head · {values}")
 st.plotly_chart(fig, key="attention_heatmap", width="stretch")
 elapsed_ms = 1000 * (time.perf_counter() - started)
 st.caption(f"{len(maps.tokens)} tokens, {maps.num_layers} layers × {maps.num_heads} heads; maps and figure in "
@@ -117,9 +118,9 @@ if run.kind == "distill":
     st.subheader("Teacher vs student")
     teacher, why = rf.teacher_of(root, run, runs)
     if teacher is None:
-        st.info(f"No teacher to compare with: {why}.")
+        st.info(f"No teacher to compare with: {ui.plain(why)}.")
     elif not teacher.usable:
-        st.error(f"Teacher run `{teacher.name}` cannot be loaded: " + "; ".join(teacher.errors))
+        st.error(f"Teacher run {ui.code(teacher.name)} cannot be loaded: " + ui.plain("; ".join(teacher.errors)))
     else:
         try:
             t_loaded = ui.load_model(root, teacher, teacher.checkpoints[0])
@@ -130,11 +131,11 @@ if run.kind == "distill":
             g, source = layer_map_for(run.config, maps.num_layers, t_maps.num_layers)
             matched = match_layers(t_maps, maps, g, use)
         except Exception as err:  # noqa: BLE001 - the teacher's folder may be broken; the student still works
-            st.error(f"Teacher `{teacher.name}`: {err}")
+            st.error(f"Teacher {ui.code(teacher.name)}: {ui.plain(err)}")
         else:
             pair = matched[layer - 1]
             h = min(head, pair.student.shape[0])
-            st.caption(f"Teacher run `{teacher.name}` ({teacher.checkpoints[0]}). Layer map g = {g} ({source}): "
+            st.caption(f"Teacher run {ui.code(teacher.name)} ({teacher.checkpoints[0]}). Layer map g = {g} ({source}): "
                        f"student layer {layer} ↔ teacher layer {pair.teacher_layer} of {t_maps.num_layers}. "
                        f"Heads: {pair.note}. Showing head {h}; move the layer and head "
                        f"sliders above.")

@@ -34,15 +34,15 @@ columns = st.columns(len(chosen))
 for column, name in zip(columns, chosen):
     run = by_name[name]
     with column:
-        st.markdown(f"**{name}**")
+        st.markdown(f"**{ui.plain(name)}**")  # a name is text, never Markdown
         if not run.usable:
-            st.error(f"Run `{name}` cannot be loaded: " + "; ".join(run.errors))
+            st.error(f"Run {ui.code(name)} cannot be loaded: " + ui.plain("; ".join(run.errors)))
             continue
         try:
             loaded = ui.load_model(root, run, run.checkpoints[0])
             predictions = fill_mask(loaded.model, loaded.tokenizer, text, top_k=top_k)
         except Exception as err:  # noqa: BLE001 - one broken run shows its error; the other columns still work
-            st.error(f"`{name}`: {err}")
+            st.error(f"{ui.code(name)}: {ui.plain(err)}")
             continue
         st.caption(f"weights: {run.checkpoints[0]}")
         for p in predictions:

@@ -80,7 +80,7 @@ rows = [dict(r) for r in preset_rows()]
 for run in ui.discover(root):
     cfg = run.model_config
     if cfg is None:
-        st.warning(f"Run `{run.name}`: no valid model config (" + "; ".join(run.errors) + ")")
+        st.warning(f"Run {ui.code(run.name)}: no valid model config (" + ui.plain("; ".join(run.errors)) + ")")
         continue
     rows.append(param_table.count_row(run.name, f"run ({run.kind})", cfg))
 if config is not None:

@@ -29,7 +29,7 @@ st.dataframe(
     hide_index=True, width="stretch", height=min(36 * (len(runs) + 1) + 4, 36 * 16))
 for r in runs:
     if r.config is None:
-        st.error(f"Run `{r.name}`: " + "; ".join(r.errors))
+        st.error(f"Run {ui.code(r.name)}: " + ui.plain("; ".join(r.errors)))
 
 with st.expander("config.json of a run"):
     if st.session_state.get("config_run") not in by_name:
@@ -37,7 +37,7 @@ with st.expander("config.json of a run"):
     shown = st.selectbox("run", list(by_name), key="config_run")
     config = by_name[shown].config
     if config is None:
-        st.error("; ".join(by_name[shown].errors))
+        st.error(ui.plain("; ".join(by_name[shown].errors)))
     else:
         st.json(config, expanded=1)
 
@@ -70,7 +70,8 @@ def draw_curves() -> None:
             continue
         lines, errors = ui.metrics(run)
         if errors:
-            st.warning(f"`{name}`: {len(errors)} problem(s) in metrics.jsonl, the rest is plotted — " + errors[0])
+            st.warning(f"{ui.code(name)}: {len(errors)} problem(s) in metrics.jsonl, the rest is plotted — "
+                       + ui.plain(errors[0]))
         if lines:
             records[name] = lines
     if not records:
@@ -86,7 +87,7 @@ def draw_curves() -> None:
         if teacher is not None and not has_fields:
             teacher_records, _ = ui.metrics(teacher)
             teacher_finals[name] = (teacher.name, rf.final_eval(teacher_records))
-        notes.append(f"`{name}` is a distilled student; {why}"
+        notes.append(f"{ui.code(name)} is a distilled student; {ui.plain(why)}"
                      + (": its eval lines carry the teacher's metrics (dashed)." if has_fields
                         else " (dashed: the teacher's final eval value)." if teacher else "."))
     for note in notes:
