@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 def load_run(path, checkpoint=None):
     """Model, tokenizer and settings of a run folder (see ``bertlab.train.run.load_run``)."""
+    # not at the top: `import bertlab.config` would otherwise load the training loop and every model class
     from bertlab.train.run import load_run as _load_run
 
     return _load_run(path, checkpoint)

@@ -14,9 +14,14 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
+from bertlab.io import atomic_write_text
+
 SHARE_MODES = ("none", "all", "attention", "ffn")
 ACTIVATIONS = ("gelu", "gelu_new", "relu")
 NORM_PLACEMENTS = ("post", "pre")
+# the label of every position a loss skips (PyTorch's cross_entropy ignore_index): unmasked tokens under
+# MLM (BERT §3.1), padding, unscored word pieces in token tasks. Everything else imports it from here.
+IGNORE_INDEX = -100
 
 
 @dataclass
@@ -107,7 +112,6 @@ class BertConfig:
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2)
         if path is not None:
-            from bertlab.io import atomic_write_text
             atomic_write_text(path, text + "\n")
         return text
 
@@ -240,5 +244,5 @@ def get_preset(name: str, **overrides) -> BertConfig:
     return config.replace(**overrides) if overrides else config.replace()
 
 
-__all__ = ["BertConfig", "PRESETS", "PRESET_DESCRIPTIONS", "SHARE_MODES", "check_field_types", "check_overrides",
-           "get_preset"]
+__all__ = ["BertConfig", "PRESETS", "PRESET_DESCRIPTIONS", "SHARE_MODES", "IGNORE_INDEX", "check_field_types",
+           "check_overrides", "get_preset"]

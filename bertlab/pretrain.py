@@ -10,24 +10,32 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bertlab.config import SHARE_MODES, BertConfig, check_field_types, check_overrides, get_preset
+from bertlab.data import PretrainingDataset, get_tokenizer, load_corpus, unigram_baseline
+from bertlab.data.attention_masks import check_objective, prepare_batch
 from bertlab.data.crosslingual import CROSSLINGUAL_OBJECTIVES, LANGUAGES, RANKING_OBJECTIVE, crosslingual_data
+from bertlab.data.datasets import OBJECTIVES as DOCUMENT_OBJECTIVES
+from bertlab.data.datasets import resolve_masking_unit
+from bertlab.model import BertForPreTraining
 from bertlab.train.loop import TrainResult, TrainSettings, train
 from bertlab.train.pretraining import PretrainingTask
 from bertlab.train.ranking import RankingTask
-from bertlab.train.run import resumed_options, write_run_config
-from bertlab.train.runlock import holds_run, run_lock
+from bertlab.train.run import open_run, resumed_options, start_run
+
+
 
 # BERT / ALBERT / RoBERTa on documents, then XLM's and the LASER-style ones on a parallel corpus
-OBJECTIVES = ("mlm+nsp", "mlm+sop", "mlm") + CROSSLINGUAL_OBJECTIVES
+OBJECTIVES = DOCUMENT_OBJECTIVES + CROSSLINGUAL_OBJECTIVES
 
 
 @dataclass
-class PretrainOptions:
+class PretrainOptions(TrainSettings):
+    """What to pre-train and on what: the model, the data and the objective, on top of ``TrainSettings`` (the
+    schedule and the bookkeeping, declared there once)."""
+
     # model
     preset: str = "tiny"
     embedding_size: int | None = None  # E (ALBERT factorization); None keeps the preset's
@@ -36,13 +44,13 @@ class PretrainOptions:
     # data
     corpus: str = "wiki-en"
     objective: str = "mlm+nsp"
-    # UNILM's self-attention mask (bertlab/family/unilm.py): bidirectional (BERT), left-to-right, seq2seq
+    # UNILM's self-attention mask (bertlab/data/attention_masks.py): bidirectional (BERT), left-to-right, seq2seq
     attention_mask_kind: str = "bidirectional"
     masking: str = "dynamic"
     # XLM §3.1 language embeddings (BertConfig.num_languages = 2: en, zh) for the cross-lingual objectives
     language_embeddings: bool = False
     # what one masking draw covers: token (BERT), word (whole-word masking), knowledge (whole entities and
-    # phrases, ERNIE 1.0 §3.2, bertlab/family/knowledge.py); whole_word=True is the older spelling of "word"
+    # phrases, ERNIE 1.0 §3.2, bertlab/data/knowledge.py); whole_word=True is the older spelling of "word"
     masking_unit: str = "token"
     whole_word: bool = False
     vocab_size: int = 8192
@@ -57,35 +65,17 @@ class PretrainOptions:
     warmup_seq_objective: str | None = None
     held_out_fraction: float = 0.1  # documents kept out of training for evaluation
     eval_examples: int = 1024
-    # training (see TrainSettings for the rest)
-    steps: int = 1000
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    warmup: float = 0.06
-    lr_decay: float = 1.0  # the last fraction of the steps, over which lr decays to 0 (1.0 = BERT's; TrainSettings)
-    nsp_weight: float = 1.0
-    precision: str = "auto"
-    device: str = "auto"
-    grad_accumulation: int = 1
-    compile: bool = False
-    eval_every: int = 0
-    checkpoint_every: int = 200
-    log_every: int = 10
-    seed: int = 0
+    nsp_weight: float = 1.0  # weight of the NSP/SOP loss
     split_seed: int | None = None  # seed of the train / held-out document split (and held-out masks); None = seed
-    out: str | None = "runs/tiny"
-    resume: bool = False
-    progress: bool = True
+    out: str | None = "runs/tiny"  # run folder
+    resume: bool = False  # continue the run in out from its last checkpoint
 
     def __post_init__(self) -> None:
         check_field_types(PretrainOptions, dataclasses.asdict(self), "options")
+        super().__post_init__()
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
-        from bertlab.family.unilm import check_objective
-
         check_objective(self.attention_mask_kind, self.objective)
-        from bertlab.data.datasets import resolve_masking_unit
-
         self.masking_unit = resolve_masking_unit(None if self.masking_unit == "token" else self.masking_unit,
                                                  self.whole_word)
         self.whole_word = self.masking_unit == "word"  # the two fields always agree in a saved run
@@ -116,10 +106,6 @@ class PretrainOptions:
         for flag, given in unsupported.items():
             if given:
                 raise ValueError(f"{flag} is not available with --objective {self.objective}; leave it out")
-
-    def train_settings(self) -> TrainSettings:
-        names = {f.name for f in dataclasses.fields(TrainSettings)}
-        return TrainSettings(**{k: v for k, v in asdict(self).items() if k in names})
 
     @property
     def warmup_seq_step_count(self) -> int:
@@ -161,9 +147,6 @@ class PretrainData:
 def build_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
     """Split by document, train the tokenizer on the training part (unless ``tokenizer`` is given, e.g. a
     teacher's for distillation), build both datasets."""
-    from bertlab.data import PretrainingDataset, get_tokenizer, load_corpus
-    from bertlab.family.unilm import prepare_batch
-
     if options.objective in CROSSLINGUAL_OBJECTIVES:
         return build_crosslingual_data(options, tokenizer)
     corpus = load_corpus(options.corpus)
@@ -206,8 +189,6 @@ def batch_function(options: PretrainOptions, data: PretrainData):
     """``batch_fn(step)`` for the training loop: short inputs during sequence-length warm-up, then full ones.
 
     Still a pure function of the step, so ``--resume`` stays exact."""
-    from bertlab.family.unilm import prepare_batch
-
     short_steps = options.warmup_seq_step_count if data.warmup_train is not None else 0
 
     def batch_fn(step: int):
@@ -220,22 +201,12 @@ def batch_function(options: PretrainOptions, data: PretrainData):
     return batch_fn
 
 
-def options_for_resume(out: str | Path, steps: int | None = None, changes: dict | None = None) -> PretrainOptions:
-    """The options a run was started with (from its config.json), to continue it; ``changes`` are flags given with
-    --resume: --steps, --device, intervals apply, any other that differs from the saved run is refused."""
-    changes = {**(changes or {}), **({"steps": steps} if steps is not None else {})}
-    return resumed_options(PretrainOptions, out, "pretrain", changes)
-
-
 def task_and_baselines(options: PretrainOptions, data: PretrainData) -> tuple[PretrainingTask | RankingTask, dict]:
     """The task that trains and evaluates a run, and the baselines its config.json records: always predicting the
     training text's most frequent token, scored on the held-out batches overall and at [MASK] positions (for
     translation ranking: picking one of an evaluation batch's pairs at random)."""
-    from bertlab.data import unigram_baseline
-
     if options.objective == RANKING_OBJECTIVE:
         return RankingTask(data.eval_batches), {"rank_chance": 1 / data.eval_batches[0]["input_ids"].shape[0]}
-
     baseline = unigram_baseline(data.held_out, token_id=unigram_baseline(data.train).token_id,
                                 num_batches=len(data.eval_batches), batch_size=data.eval_batches[0]["labels"].shape[0])
     task = PretrainingTask(data.eval_batches, nsp_weight=options.nsp_weight,
@@ -245,20 +216,22 @@ def task_and_baselines(options: PretrainOptions, data: PretrainData) -> tuple[Pr
                   "nsp_chance": 0.5 if options.objective in ("mlm+nsp", "mlm+sop") else None}
 
 
+def options_for_resume(out: str | Path, steps: int | None = None, changes: dict | None = None) -> PretrainOptions:
+    """The options a run was started with (from its config.json), to continue it; ``changes`` are flags given with
+    --resume: --steps, --device, intervals apply, any other that differs from the saved run is refused."""
+    changes = {**(changes or {}), **({"steps": steps} if steps is not None else {})}
+    return resumed_options(PretrainOptions, out, "pretrain", changes)
+
+
 def pretrain(options: PretrainOptions, callbacks=(), model=None) -> TrainResult:
     """Build data and model, write the run folder, train. Returns the loop's ``TrainResult``.
 
     The run folder is locked from the start (one writer per run: ``bertlab.train.runlock``)."""
-    with run_lock(options.out):
-        if options.out and not options.resume and holds_run(options.out):
-            raise ValueError(f"{options.out} already holds a run; continue it with --resume or choose another --out")
-        return _pretrain(options, callbacks, model)
+    with open_run(options.out, options.resume) as run_dir:
+        return _pretrain(options, run_dir, callbacks, model)
 
 
-def _pretrain(options: PretrainOptions, callbacks, model) -> TrainResult:
-    from bertlab.data import save_tokenizer
-    from bertlab.model import BertForPreTraining
-
+def _pretrain(options: PretrainOptions, run_dir: Path | None, callbacks, model) -> TrainResult:
     data = build_data(options)
     config = model_config(options, data.tokenizer.get_vocab_size())
     if model is None:
@@ -266,23 +239,19 @@ def _pretrain(options: PretrainOptions, callbacks, model) -> TrainResult:
 
         torch.manual_seed(options.seed)  # the initial weights depend on --seed (and only on it)
         model = BertForPreTraining(config)
-    settings = options.train_settings()
-    run_dir = Path(options.out) if options.out else None
     task, baselines = task_and_baselines(options, data)
-    if run_dir is not None and not options.resume:
-        save_tokenizer(data.tokenizer, run_dir / "tokenizer.json")
-        write_run_config(run_dir, "pretrain", config, options=asdict(options),
-                         data={"corpus": options.corpus, "train_examples": len(data.train),
-                               "held_out_examples": sum(int(b["input_ids"].shape[0]) for b in data.eval_batches),
-                               "vocab_size": config.vocab_size},
-                         baselines=baselines)
-    if options.progress:
-        score = f"in-batch chance {baselines['rank_chance']:.1%}" if "rank_chance" in baselines else (
-            f"unigram baseline (always the most frequent token) {baselines['unigram_mlm_acc_mask']:.1%} at [MASK], "
-            f"{baselines['unigram_mlm_acc']:.1%} overall")
-        print(f"{data.train!r}\nheld-out: {sum(int(b['input_ids'].shape[0]) for b in data.eval_batches)} examples; "
-              f"{score}; model: {model.num_parameters():,} parameters", file=sys.stderr)
-    return train(model, task, batch_function(options, data), settings, run_dir, resume=options.resume,
+    held_out = sum(int(b["input_ids"].shape[0]) for b in data.eval_batches)
+    score = f"in-batch chance {baselines['rank_chance']:.1%}" if "rank_chance" in baselines else (
+        f"unigram baseline (always the most frequent token) {baselines['unigram_mlm_acc_mask']:.1%} at [MASK], "
+        f"{baselines['unigram_mlm_acc']:.1%} overall")
+    summary = (f"{data.train!r}\nheld-out: {held_out} examples; {score}; model: {model.num_parameters():,} "
+               f"parameters") if options.progress else None
+    start_run(run_dir, "pretrain", config, data.tokenizer, options.resume, summary,
+              options=asdict(options),
+              data={"corpus": options.corpus, "train_examples": len(data.train),
+                    "held_out_examples": held_out, "vocab_size": config.vocab_size},
+              baselines=baselines)
+    return train(model, task, batch_function(options, data), options.train_settings(), run_dir, resume=options.resume,
                  callbacks=callbacks)
 
 
@@ -302,10 +271,10 @@ def summary_line(result: TrainResult) -> str:
     if e:
         if "mlm_acc" in e:
             parts.append(mlm_summary(e))
-        if "nsp_acc" in e:
-            parts.append(f"NSP/SOP acc {e['nsp_acc']:.1%}")
         if "rank_acc" in e:
             parts.append(f"held-out in-batch translation ranking acc {e['rank_acc']:.1%}")
+        if "nsp_acc" in e:
+            parts.append(f"NSP/SOP acc {e['nsp_acc']:.1%}")
     return ", ".join(parts)
 
 

@@ -46,7 +46,7 @@ print(setup_notebook())
 
 # %%
 from bertlab.data import load_tokenizer
-from bertlab.lessons.recipes import lesson_model, model_line
+from bertlab.lessons.setups import lesson_model, model_line
 from bertlab.pretrain import build_data
 
 model_dir, options = lesson_model("en", live_run="lesson1-en")  # the prepared course model, or a live stand-in
@@ -237,7 +237,7 @@ print(f"at [MASK]: {cases['[MASK]']['accuracy']:.1%} vs the unigram guess {cases
 # the score of always guessing "the". One overall accuracy mixes the three (80 / 10 / 10), so a model that only
 # copies already looks ~10 points better than the baseline: that is why bertlab reports `[MASK]` accuracy where
 # it shows one number. (BERT-base trained for a million steps of 256 × 512 tokens; this model saw 6,000 × 32 ×
-# 128. Trained with BERT's plain settings for 1,000 steps — `lesson1_options()` in `bertlab/lessons/recipes.py`,
+# 128. Trained with BERT's plain settings for 1,000 steps — `lesson1_options()` in `bertlab/lessons/setups.py`,
 # this lesson's earlier model — the same shape stayed on the baseline at `[MASK]`: all of its progress over the
 # baseline was copying at the unchanged positions.)
 #

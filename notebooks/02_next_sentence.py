@@ -50,7 +50,7 @@ print(setup_notebook())
 
 # %%
 from bertlab import load_run
-from bertlab.lessons.recipes import ensure_model
+from bertlab.lessons.setups import ensure_model
 from bertlab.pretrain import build_data
 
 # the course's English model (lesson 1): 2-layer tiny BERT on wiki-en, MLM + NSP on 128-token pairs

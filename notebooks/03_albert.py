@@ -107,7 +107,7 @@ pd.DataFrame(paper_size_rows()).drop(columns=["note"])
 from dataclasses import replace
 
 from bertlab.lessons import LiveCurves
-from bertlab.lessons.recipes import lesson1_options
+from bertlab.lessons.setups import lesson1_options
 from bertlab.pretrain import model_config, pretrain
 
 # lesson 1's set-up (wiki-en, sequences of 64, batches of 64) with 4 pre-LN layers and SOP, as ALBERT

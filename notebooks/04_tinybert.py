@@ -69,7 +69,7 @@ layer_mapping_figure(4, 12, uniform_layer_map(4, 12), title="TinyBERT4 from BERT
 from bertlab import load_run
 from bertlab.data import unigram_baseline
 from bertlab.lessons.inspect import accuracy_by_case
-from bertlab.lessons.recipes import ensure_model
+from bertlab.lessons.setups import ensure_model
 from bertlab.pretrain import build_data
 
 teacher_dir, teacher_options = ensure_model("en", live_run="lesson1-en")
@@ -148,7 +148,7 @@ for name, value in library.items():
 from bertlab.distill.run import DistillOptions, distill
 from bertlab.distill.run import summary_line as distill_summary
 from bertlab.lessons import LiveCurves
-from bertlab.lessons.recipes import fast_options
+from bertlab.lessons.setups import fast_options
 from bertlab.lessons.settings import lesson_precision
 from bertlab.pretrain import pretrain, summary_line
 

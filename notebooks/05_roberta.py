@@ -102,7 +102,7 @@ print(f"full sentences: {len(full)} inputs, {real(full) / len(full):.1f} tokens 
 
 # %%
 from bertlab.lessons import LiveCurves
-from bertlab.lessons.recipes import fast_options
+from bertlab.lessons.setups import fast_options
 from bertlab.pretrain import pretrain, summary_line
 
 recipes = {"BERT (static, NSP)": dict(masking="static", objective="mlm+nsp"),

@@ -46,7 +46,7 @@ print(setup_notebook())
 
 # %%
 from bertlab import load_run
-from bertlab.lessons.recipes import lesson1_options, teacher_path, teacher_ready
+from bertlab.lessons.setups import lesson1_options, teacher_path, teacher_ready
 from bertlab.pretrain import pretrain, summary_line
 
 if not teacher_ready():
@@ -233,7 +233,7 @@ pd.DataFrame([{"run": name, "trainable weights": f"{sum(p.numel() for p in r.mod
                "seconds": round(r.seconds)} for name, r in results.items()])
 
 # %% [markdown]
-# What to look for. The source article (ALGORITHMS.md §7) reports fine-tuning ahead of feature extraction —
+# What to look for. The source article (docs/algorithms.md, "Using a pre-trained encoder") reports fine-tuning ahead of feature extraction —
 # clearly on sentence pairs, slightly on single sentences — and, for sequence labelling, a learned mix of layers
 # ahead of the top layer alone. In our run (seed 0, scalar mix, test macro-F1; one seed, so differences of a
 # point or two are noise):

@@ -396,7 +396,7 @@ display(widgets.VBox([widgets.HBox([k_slider, span_seed]), span_view]))
 # - **head pruning** (Michel et al. 2019): the least important attention heads removed for good.
 
 # %%
-from bertlab.lessons.recipes import ensure_model
+from bertlab.lessons.setups import ensure_model
 
 teacher_dir, _ = ensure_model("en", live_run="lesson1-en")  # the course's English model (lesson 1)
 teacher_run = load_run(teacher_dir)

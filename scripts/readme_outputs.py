@@ -1,4 +1,4 @@
-"""Refresh the command outputs quoted in README.md.
+"""Refresh the command outputs quoted in README.md and docs/*.md.
 
 A quoted output is a fenced block right after a marker line:
 
@@ -36,9 +36,21 @@ def run(command: str) -> str:
 
 def main() -> int:
     check = "--check" in sys.argv
-    readme = ROOT / "README.md"
+    stale: list[str] = []
+    refreshed = 0
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        refreshed += refresh_page(page, check, stale)
+    if check:
+        for command in stale:
+            print(f"stale: {command}")
+        return 1 if stale else 0
+    print(f"refreshed {refreshed} blocks ({len(stale)} changed)")
+    return 0
+
+
+def refresh_page(readme: Path, check: bool, stale: list[str]) -> int:
+    """Refresh the quoted outputs of one Markdown page (unless ``check``); return how many it has."""
     text = readme.read_text(encoding="utf-8")
-    stale = []
 
     def refresh(match: re.Match) -> str:
         output = run(match["cmd"])
@@ -52,14 +64,13 @@ def main() -> int:
             stale.append(match["cmd"])
         return f"{match.group(1)}{output}{match.group(4)}"
 
+    count = len(BLOCK.findall(text)) + len(MARKDOWN.findall(text))
+    if not count:
+        return 0
     new = MARKDOWN.sub(refresh_markdown, BLOCK.sub(refresh, text))
-    if check:
-        for command in stale:
-            print(f"stale: {command}")
-        return 1 if stale else 0
-    readme.write_text(new, encoding="utf-8")
-    print(f"refreshed {len(BLOCK.findall(text)) + len(MARKDOWN.findall(text))} blocks ({len(stale)} changed)")
-    return 0
+    if not check:
+        readme.write_text(new, encoding="utf-8")
+    return count
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ import torch
 from bertlab.config import get_preset
 from bertlab.finetune.data import EncodedSplit
 from bertlab.finetune.loop import FinetuneTask
-from bertlab.finetune.models import BertForClassification, load_encoder_weights
-from bertlab.finetune.pooling import ScalarMix, check_pooling, masked_mean
+from bertlab.model.classifier import BertForClassification, load_encoder_weights
+from bertlab.model.pooling import ScalarMix, check_pooling, masked_mean
 from bertlab.model import BertForPreTraining
 from bertlab.train.loop import TrainSettings, train
 

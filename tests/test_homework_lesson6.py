@@ -18,7 +18,7 @@ def test_mean_pool_correct_passes():
 
 
 def test_library_masked_mean_passes():
-    from bertlab.finetune.pooling import masked_mean
+    from bertlab.model.pooling import masked_mean
 
     passes("mean_pool", masked_mean)
 
@@ -69,7 +69,7 @@ def test_scalar_mix_correct_passes():
 
 
 def test_library_scalar_mix_passes():
-    from bertlab.finetune.pooling import ScalarMix
+    from bertlab.model.pooling import ScalarMix
 
     def library(layers, weights, gamma):
         # the module with the given tensors in place of its parameters, so gradients reach them

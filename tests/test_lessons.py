@@ -213,7 +213,7 @@ def test_accuracy_by_case_separates_copying_from_context():
 
 
 def test_lessons_fall_back_to_a_live_fast_recipe_model(tmp_path, monkeypatch):
-    from bertlab.lessons.recipes import lesson_model, model_line, prepared_model
+    from bertlab.lessons.setups import lesson_model, model_line, prepared_model
 
     monkeypatch.setenv("BERTLAB_COURSE_DIR", str(tmp_path / "course"))  # empty: no course model is ready
     monkeypatch.setenv("BERTLAB_RUNS", str(tmp_path / "runs"))
@@ -227,7 +227,7 @@ def test_lessons_fall_back_to_a_live_fast_recipe_model(tmp_path, monkeypatch):
     assert zh.corpus == "peoples-daily-zh" and zh.masking_unit == "word"
     monkeypatch.setenv("BERTLAB_FAST", "1")
     monkeypatch.delenv("BERTLAB_COURSE_DIR")
-    monkeypatch.setattr("bertlab.lessons.recipes.course_model", lambda name: tmp_path / "would-be-used")
+    monkeypatch.setattr("bertlab.lessons.setups.course_model", lambda name: tmp_path / "would-be-used")
     assert prepared_model("en") is None  # FAST mode: the live path, unless BERTLAB_COURSE_DIR is set
     monkeypatch.setenv("BERTLAB_COURSE_DIR", str(tmp_path))
     assert prepared_model("en") == tmp_path / "would-be-used"

@@ -21,7 +21,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-CLS_ID, SEP_ID, MASK_ID = 2, 3, 4  # bertlab's fixed special-token ids (docs/DESIGN.md)
+from bertlab.data.attention_masks import unilm_mask
+from bertlab.data.tokenizer import CLS_ID, SEP_ID
+from bertlab.distill.mapping import uniform_layer_map, validate_layer_map
+from bertlab.model.bert import find_encoder
+
 MAX_TOKENS = 128  # longest input drawn: a (T, T) heatmap per head stops being readable long before 512
 
 
@@ -61,11 +65,6 @@ class AttentionMaps:
         return tuple(p.unsqueeze(0) for p in self.probs)
 
 
-def encoder_of(model: nn.Module) -> nn.Module:
-    """The ``BertModel`` inside any bertlab task model (or the model itself)."""
-    return getattr(model, "bert", model)
-
-
 def encode(tokenizer, text_a: str, text_b: str | None = None, max_length: int = MAX_TOKENS) -> Encoded:
     """Tokenize like BERT's input (§3.2) with bertlab's special ids, cutting the longer segment first
     until the whole input fits in ``max_length`` tokens."""
@@ -97,11 +96,10 @@ def attention_maps(model: nn.Module, tokenizer, text_a: str, text_b: str | None 
                    max_length: int = MAX_TOKENS, mask_kind: str = "bidirectional") -> AttentionMaps:
     """Attention probabilities and scores of every layer and head for one sentence or a pair.
 
-    ``mask_kind``: the UNILM self-attention mask (``bertlab.family.unilm``; a run's own is
-    ``run_mask_kind(run.config)``), so a left-to-right model's maps are lower-triangular as in training."""
-    from bertlab.family.unilm import unilm_mask
-
-    bert = encoder_of(model)
+    ``mask_kind``: the UNILM self-attention mask (``bertlab.data.attention_masks``; a run's own is
+    ``bertlab.family.unilm.run_mask_kind(run.config)``), so a left-to-right model's maps are lower-triangular as
+    in training."""
+    bert = find_encoder(model)
     limit = min(max_length, bert.config.max_position_embeddings)
     enc = encode(tokenizer, text_a, text_b, limit)
     device = next(bert.parameters()).device
@@ -126,8 +124,6 @@ def layer_map_for(config: dict, student_layers: int, teacher_layers: int) -> tup
     A list in ``config["distill"]["layer_map"]`` is used as written; "uniform" or nothing gives TinyBERT's
     g(m) = m·N/M, rounded when M does not divide N (DistilBERT runs have no map; uniform is what they
     approximate by copying every other layer)."""
-    from bertlab.distill.mapping import uniform_layer_map, validate_layer_map
-
     written = (config.get("distill") or {}).get("layer_map", "uniform")
     if isinstance(written, (list, tuple)):
         return validate_layer_map(written, student_layers, teacher_layers), "the run's distill.layer_map"
@@ -197,5 +193,5 @@ def match_layers(teacher: AttentionMaps, student: AttentionMaps, layer_map: Sequ
     return out
 
 
-__all__ = ["AttentionMaps", "Encoded", "MatchedLayer", "attention_maps", "encode", "encoder_of", "group_heads",
+__all__ = ["AttentionMaps", "Encoded", "MatchedLayer", "attention_maps", "encode", "group_heads",
            "layer_map_for", "match_layers"]

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from bertlab.analysis.attention import CLS_ID, MASK_ID, SEP_ID, encoder_of
+from bertlab.data.tokenizer import CLS_ID, MASK_ID, SEP_ID
+from bertlab.model.bert import find_encoder
 
 MASK_PATTERN = re.compile(r"\[mask\]", re.I)  # a lower-casing normaliser must not hide the user's [mask]
 
@@ -55,7 +56,7 @@ def fill_mask(model: nn.Module, tokenizer, text: str, top_k: int = 5) -> list[Ma
                          f"pre-trained or distilled model, not a fine-tuned classifier")
     if top_k < 1:
         raise ValueError(f"top_k must be at least 1, got {top_k}")
-    bert = encoder_of(model)
+    bert = find_encoder(model)
     ids, _ = encode_with_masks(tokenizer, text, bert.config.max_position_embeddings)
     positions = [p for p, i in enumerate(ids) if i == MASK_ID]
     if not positions:

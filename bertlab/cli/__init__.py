@@ -1,4 +1,5 @@
-"""The ``bertlab`` command line. Each sub-command lives in its own module with a ``register(subparsers)``.
+"""The ``bertlab`` command line. Each sub-command lives in its own module with a ``register(subparsers)``,
+listed in ``COMMANDS``.
 
 A sub-command's handler raises ``CliError`` (or ValueError / FileNotFoundError) for bad input; ``main``
 prints the message and exits with status 2 instead of a traceback (a number flag given as nan or inf is one:
@@ -8,32 +9,23 @@ prints the message and exits with status 2 instead of a traceback (a number flag
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
 import sys
 
+from bertlab.cli import (corpus, course, dashboard, distill, experiment, finetune, homework, params, pretrain,
+                         reproduce)
+from bertlab.cli.errors import CliError
 from bertlab.train.loop import TrainingDiverged
 
-# Modules under bertlab.cli that add sub-commands, in the order `bertlab --help` lists them.
-COMMAND_MODULES = ("params", "corpus", "pretrain", "distill", "finetune", "course", "experiment", "reproduce",
-                   "dashboard", "homework")
-
-
-class CliError(Exception):
-    """A user-facing error: printed as ``bertlab: error: <message>``, exit status 2."""
+# The modules that add sub-commands, in the order `bertlab --help` lists them.
+COMMANDS = (params, corpus, pretrain, distill, finetune, course, experiment, reproduce, dashboard, homework)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bertlab", description="bertlab: a teaching workbench for BERT, ALBERT, DistilBERT and TinyBERT.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"bertlab.cli.{name}")
-        except ModuleNotFoundError as err:
-            if err.name == f"bertlab.cli.{name}":
-                continue  # that command is not built yet
-            raise
+    for module in COMMANDS:
         module.register(subparsers)
     return parser
 

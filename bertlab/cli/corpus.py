@@ -6,6 +6,12 @@ import argparse
 import json
 import random
 
+from bertlab.config import IGNORE_INDEX
+from bertlab.data import (BUILTIN_CORPORA, DEFAULT_CORPUS, PretrainingDataset, format_masked, get_tokenizer,
+                          load_corpus, load_tokenizer, mask_text, tokenize_corpus)
+from bertlab.data.parallel import PARALLEL_CORPORA, load_parallel
+from bertlab.data.text import is_chinese
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("corpus", help="built-in corpora, their statistics and masked examples",
@@ -42,8 +48,6 @@ def _sizes(corpus) -> dict:
 
 
 def _parallel_row(name: str) -> dict:
-    from bertlab.data.parallel import load_parallel
-
     corpus = load_parallel(name)
     return {"name": name, "kind": "parallel", "language": "-".join(corpus.languages),
             "description": corpus.description, "licence": corpus.licence, "pairs": len(corpus.pairs),
@@ -51,9 +55,6 @@ def _parallel_row(name: str) -> dict:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from bertlab.data import BUILTIN_CORPORA, DEFAULT_CORPUS, load_corpus
-    from bertlab.data.parallel import PARALLEL_CORPORA
-
     rows = []
     for name, spec in BUILTIN_CORPORA.items():
         rows.append({"name": name, "language": spec.language, "description": spec.description,
@@ -79,8 +80,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 def corpus_stats(name: str, vocab_size: int = 8192, lowercase: bool = True, seed: int = 0,
                  tokenizer_path: str | None = None) -> dict:
     """The numbers `bertlab corpus stats` prints, plus a sample sentence and a masked pre-training example."""
-    from bertlab.data import PretrainingDataset, get_tokenizer, load_corpus, load_tokenizer, tokenize_corpus
-
     corpus = load_corpus(name)
     if tokenizer_path:
         tokenizer = load_tokenizer(tokenizer_path)
@@ -107,7 +106,7 @@ def corpus_stats(name: str, vocab_size: int = 8192, lowercase: bool = True, seed
     stats["masked_example"] = {
         "objective": objective, "masking": "static", "whole_word": data.whole_word, "max_seq_length": 48,
         "input": [tokenizer.id_to_token(int(i)) for i in example["input_ids"]],
-        "targets": [None if t == -100 else tokenizer.id_to_token(t) for t in labels],
+        "targets": [None if t == IGNORE_INDEX else tokenizer.id_to_token(t) for t in labels],
         "token_type_ids": example["token_type_ids"].tolist(),
         "next_sentence_label": example["next_sentence_label"]}
     return stats
@@ -115,8 +114,6 @@ def corpus_stats(name: str, vocab_size: int = 8192, lowercase: bool = True, seed
 
 def parallel_stats(name: str, seed: int = 0) -> dict:
     """`bertlab corpus stats` of a parallel corpus: the cleaning rule's counts, the split and sample pairs."""
-    from bertlab.data.parallel import load_parallel
-
     corpus = load_parallel(name)
     rng = random.Random(seed)
     held_words = {corpus.pairs[i][0] for i in corpus.held_out}
@@ -143,8 +140,6 @@ def print_parallel_stats(stats: dict) -> None:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from bertlab.data.parallel import PARALLEL_CORPORA
-
     if args.name in PARALLEL_CORPORA:
         stats = parallel_stats(args.name, args.seed)
         if args.json:
@@ -175,9 +170,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_mask(args: argparse.Namespace) -> int:
-    from bertlab.data import format_masked, get_tokenizer, mask_text
-    from bertlab.data.text import is_chinese
-
     corpus = args.corpus or ("peoples-daily-zh" if is_chinese(args.text) else "wiki-en")
     tokenizer = get_tokenizer(corpus, vocab_size=args.vocab_size)
     print(format_masked(mask_text(args.text, tokenizer, whole_word=not args.token_level, seed=args.seed)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from bertlab.cli import CliError
+from bertlab.cli.errors import CliError
 
 
 def register(subparsers) -> None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bertlab.cli import CliError
+from bertlab.cli.errors import CliError
 from bertlab.paths import REPO_ROOT
 
 APP = REPO_ROOT / "dashboard" / "app.py"

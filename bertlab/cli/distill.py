@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-from pathlib import Path
 
-from bertlab.cli import CliError
+from bertlab.cli.binder import SCHEDULE, add_field_flags, check_steps, flag_settings, report_run
+from bertlab.cli.errors import CliError
 from bertlab.config import PRESETS
+from bertlab.distill import run as distillation
+from bertlab.distill.run import (INITS, METHODS, STAGES, DistillOptions, options_for_resume, parse_layers,
+                                 parse_weights, summary_line)
 
 
 def register(subparsers) -> None:
-    from bertlab.distill.run import INITS, METHODS, STAGES, DistillOptions
-
     d = DistillOptions()
     p = subparsers.add_parser(
         "distill", help="distil a smaller student from a teacher run (TinyBERT / DistilBERT)",
@@ -59,19 +59,8 @@ def register(subparsers) -> None:
                                                "§3.3: words replaced by a masked-LM's top predictions)")
     p.add_argument("--augment-with", metavar="RUN", help="the masked-LM run for --augment (default: the pre-trained "
                                                          "run the teacher was fine-tuned from)")
-    p.add_argument("--steps", type=int, help=f"optimizer steps (default {d.steps})")
-    p.add_argument("--batch-size", type=int, help="global batch (default: the teacher's)")
-    p.add_argument("--lr", type=float, dest="learning_rate", help="peak learning rate (default: the teacher's)")
-    p.add_argument("--warmup", type=float, help="warm-up: fraction of steps (<1) or steps (default: the teacher's)")
-    p.add_argument("--grad-accumulation", type=int)
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto = bf16 autocast on CUDA")
-    p.add_argument("--device", help="auto | cpu | cuda | mps")
-    p.add_argument("--compile", action="store_true", help="torch.compile the student")
     p.add_argument("--eval-examples", type=int, help=f"held-out examples (default {d.eval_examples})")
-    p.add_argument("--eval-every", type=int, help="held-out evaluation interval (0 = end)")
-    p.add_argument("--checkpoint-every", type=int)
-    p.add_argument("--log-every", type=int, help="metrics.jsonl line interval")
-    p.add_argument("--seed", type=int, help=f"default {d.seed}")
+    add_field_flags(p.add_argument_group("training (every trainer takes these)"), DistillOptions, SCHEDULE)
     p.add_argument("--out", help=f"the student's run folder (default {d.out})")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its newest intact checkpoint (only --steps, --device, "
@@ -81,8 +70,6 @@ def register(subparsers) -> None:
 
 
 def _layers(text: str):
-    from bertlab.distill.run import parse_layers
-
     try:
         return parse_layers(text)
     except ValueError as err:
@@ -90,8 +77,6 @@ def _layers(text: str):
 
 
 def _weights(text: str):
-    from bertlab.distill.run import parse_weights
-
     try:
         return parse_weights(text)
     except ValueError as err:
@@ -99,13 +84,9 @@ def _weights(text: str):
 
 
 def run(args) -> int:
-    from bertlab.distill.run import DistillOptions, distill, options_for_resume, summary_line
-
+    check_steps(args)
     given = vars(args)
-    if given.get("steps", 1) <= 0:
-        raise CliError(f"--steps must be positive, got {given['steps']}")
-    values = {f.name: given[f.name] for f in dataclasses.fields(DistillOptions) if f.name in given}
-    values["progress"] = not given.get("quiet", False)
+    values = flag_settings(args, DistillOptions)
     if given.get("resume"):  # the saved settings, with what --resume may change; a conflicting flag is refused
         options = options_for_resume(given.get("out", DistillOptions.out), changes=values)
     else:
@@ -115,11 +96,5 @@ def run(args) -> int:
         if "init" in given and given["init"] == "uniform":
             raise CliError("--init takes auto, random, every-other or teacher layers such as 0,2")
         options = DistillOptions(**values)
-    result = distill(options)
-    print(summary_line(result))
-    if options.out:
-        print(f"run folder: {options.out}  (explore it: bertlab dashboard --runs {Path(options.out).parent})")
-    if result.status == "interrupted":
-        print(f"continue with: bertlab distill --out {options.out} --resume")
-        return 130
-    return 0
+    result = distillation.distill(options)  # looked up at call time: tests replace it
+    return report_run("distill", summary_line(result), options.out, result.status)

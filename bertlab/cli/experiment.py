@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from bertlab.experiments import EXPERIMENTS
+
 
 def register(subparsers) -> None:
-    from bertlab.experiments import EXPERIMENTS
-
     p = subparsers.add_parser("experiment", help="run a built-in experiment and print its table",
                               description="Experiments that check the source articles' claims at CPU scale.")
     names = p.add_subparsers(dest="experiment", metavar="NAME")

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from bertlab.cli import CliError
+from bertlab.cli.binder import SCHEDULE, add_field_flags, check_steps, flag_settings
+from bertlab.cli.errors import CliError
+from bertlab.config import PRESETS
+from bertlab.finetune import loop as finetuning
+from bertlab.finetune.loop import DEFAULT_LR, MODES, SELECT_METRICS, FinetuneOptions, summary_line
+from bertlab.finetune.tasks import BUILTIN_TASKS
+from bertlab.finetune.userdata import FORMATS
+from bertlab.model.pooling import POOLINGS
 
 
 def register(subparsers) -> None:
-    from bertlab.config import PRESETS
-    from bertlab.finetune.loop import DEFAULT_LR, MODES, SELECT_METRICS, FinetuneOptions
-    from bertlab.finetune.pooling import POOLINGS
-    from bertlab.finetune.tasks import BUILTIN_TASKS
-    from bertlab.finetune.userdata import FORMATS
-
     d = FinetuneOptions()
     tasks = "".join(f"  {name:28s} {text}\n" for name, text in BUILTIN_TASKS.items())
     p = subparsers.add_parser(
@@ -29,7 +30,8 @@ def register(subparsers) -> None:
                "  bertlab finetune --preset tiny --task data/train.csv --text-column review --label-column stars "
                "--out runs/mine\n"
                "  bertlab finetune --from runs/tiny --task sentence-distance:news-en --out runs/tiny-sd",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS)  # only flags given explicitly reach FinetuneOptions
     source = p.add_mutually_exclusive_group()
     source.add_argument("--from", dest="from_run", metavar="RUN", help="pre-trained run folder (its encoder and "
                                                                          "tokenizer)")
@@ -42,14 +44,7 @@ def register(subparsers) -> None:
                                                                  "encoder is frozen, only the head trains")
     p.add_argument("--pooling", choices=POOLINGS, help="sequence tasks: cls (default) | mean | scalar-mix; "
                                                        "token tasks: top (default) | scalar-mix")
-    p.add_argument("--steps", type=int, default=d.steps, help=f"optimizer steps (default {d.steps})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, dest="learning_rate",
-                   help=f"peak learning rate (default {DEFAULT_LR['finetune']} finetune, {DEFAULT_LR['features']} "
-                        f"features)")
-    p.add_argument("--warmup", type=float, default=d.warmup, help="warm-up: fraction of steps (<1) or steps")
-    p.add_argument("--max-seq-length", type=int, default=d.max_seq_length)
-    p.add_argument("--eval-every", type=int, help="dev evaluation interval (default: 5 evaluations per run)")
+    p.add_argument("--max-seq-length", type=int, help=f"default {d.max_seq_length}")
     p.add_argument("--select-metric", default=d.select_metric, choices=SELECT_METRICS,
                    help="dev score that picks the kept weights (default macro_f1)")
     p.add_argument("--max-train-examples", type=int, help="use a seeded sample of the training split")
@@ -61,32 +56,22 @@ def register(subparsers) -> None:
     g.add_argument("--label-column", help="column / key of the label (default 'label')")
     g.add_argument("--dev", dest="dev_file", help="dev file (default: dev.* beside train.*, or 10 %% of train)")
     g.add_argument("--test", dest="test_file", help="test file (default: test.* beside train.*, or 10 %% of train)")
-    p.add_argument("--precision", default=d.precision, choices=("auto", "fp32", "bf16"))
-    p.add_argument("--device", default=d.device, help="auto | cpu | cuda | mps")
-    p.add_argument("--log-every", type=int, default=d.log_every)
-    p.add_argument("--seed", type=int, default=d.seed)
+    add_field_flags(p.add_argument_group("training (every trainer takes these)"), FinetuneOptions, SCHEDULE,
+                    {"learning_rate": f"peak learning rate (default {DEFAULT_LR['finetune']} finetune, "
+                                      f"{DEFAULT_LR['features']} features)",
+                     "eval_every": "dev evaluation interval (default: 5 evaluations per run)"})
     p.add_argument("--out", required=True, help="run folder to create")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
-    from bertlab.finetune.loop import FinetuneOptions, finetune, summary_line
-
-    if args.steps <= 0:
-        raise CliError(f"--steps must be positive, got {args.steps}")
-    if args.tokenizer and args.from_run:
+    check_steps(args)
+    given = vars(args)
+    if "tokenizer" in given and "from_run" in given:
         raise CliError("--tokenizer goes with --preset (a random encoder); --from uses the run's own tokenizer")
-    options = FinetuneOptions(
-        task=args.task, from_run=args.from_run, preset=args.preset or "tiny", tokenizer=args.tokenizer,
-        mode=args.mode, pooling=args.pooling, max_seq_length=args.max_seq_length, format=args.format,
-        text_column=args.text_column, text_pair_column=args.text_pair_column, label_column=args.label_column,
-        dev_file=args.dev_file, test_file=args.test_file, max_train_examples=args.max_train_examples,
-        max_eval_examples=args.max_eval_examples, steps=args.steps, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, warmup=args.warmup, eval_every=args.eval_every,
-        select_metric=args.select_metric, precision=args.precision, device=args.device, log_every=args.log_every,
-        seed=args.seed, out=args.out, progress=not args.quiet)
-    result = finetune(options)
+    options = FinetuneOptions(**flag_settings(args, FinetuneOptions))
+    result = finetuning.finetune(options)  # looked up at call time: tests replace it
     print(summary_line(result))
-    print(f"run folder: {args.out}  (load it: bertlab.load_run({args.out!r}))")
+    print(f"run folder: {options.out}  (load it: bertlab.load_run({options.out!r}))")
     return 130 if result.train.status == "interrupted" else 0

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
+from bertlab.homework import list_checks
+from bertlab.homework.grader import describe, grade_class, score_line
+from bertlab.homework.runner import Setup
+from bertlab.homework.sample_class import write_sample_class
+from bertlab.homework.sandbox import Limits, bubblewrap
+from bertlab.homework.student import build_student
+from bertlab.homework.submissions import SubmissionError
 from bertlab.paths import REPO_ROOT, cache_dir
 
 DEFAULT_NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -81,8 +87,6 @@ def _grade_parser(sub) -> None:
 
 
 def build_student_command(args) -> int:
-    from bertlab.homework.student import build_student
-
     built = build_student(args.notebooks, args.out)
     for item in built:
         print(f"{item.ipynb}  ({item.regions} solution{'s' if item.regions != 1 else ''} stripped)")
@@ -91,8 +95,6 @@ def build_student_command(args) -> int:
 
 
 def list_command(args) -> int:
-    from bertlab.homework import list_checks
-
     checks = list_checks(args.lesson)
     if not checks:
         print(f"no checks for lesson {args.lesson}")
@@ -103,11 +105,6 @@ def list_command(args) -> int:
 
 
 def grade_command(args) -> int:
-    from bertlab.homework.grader import describe, grade_class, score_line
-    from bertlab.homework.runner import Setup
-    from bertlab.homework.sandbox import Limits, bubblewrap
-    from bertlab.homework.submissions import SubmissionError
-
     try:
         limits = Limits(seconds=args.timeout, memory_mb=args.memory, threads=args.threads)
     except ValueError as err:
@@ -144,8 +141,6 @@ def grade_command(args) -> int:
 
 
 def sample_class_command(args) -> int:
-    from bertlab.homework.sample_class import write_sample_class
-
     try:
         written = write_sample_class(args.out, args.lesson, tiny=args.tiny)
     except ValueError as err:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from bertlab.analysis.paper_sizes import paper_size_markdown
 from bertlab.analysis.params import COMPONENTS, count_parameters, embedding_formula, format_count
 from bertlab.config import PRESETS, SHARE_MODES, get_preset
 
@@ -26,8 +27,6 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     if args.paper:
-        from bertlab.analysis.paper_sizes import paper_size_markdown
-
         print(paper_size_markdown())
         return 0
     overrides = {k: v for k, v in dict(embedding_size=args.embedding_size, share_layers=args.share_layers,

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import dataclasses
-from pathlib import Path
 
-from bertlab.cli import CliError
-from bertlab.train.distributed import cleanup
+from bertlab import pretrain as pretraining
+from bertlab.cli.binder import SCHEDULE, add_field_flags, check_steps, flag_settings, report_run
 from bertlab.config import PRESETS, SHARE_MODES
+from bertlab.data.attention_masks import MASK_KINDS
+from bertlab.pretrain import OBJECTIVES, PretrainOptions, load_options_file, options_for_resume, summary_line
+from bertlab.recipes import RECIPE_DESCRIPTIONS, recipe_options
+from bertlab.train.distributed import cleanup
 
 
 def register(subparsers) -> None:
-    from bertlab.family.unilm import MASK_KINDS
-    from bertlab.pretrain import OBJECTIVES, PretrainOptions
-
     d = PretrainOptions()
     p = subparsers.add_parser(
         "pretrain", help="pre-train a BERT/ALBERT model on a corpus (MLM + NSP/SOP)",
@@ -39,33 +38,17 @@ def register(subparsers) -> None:
     p.add_argument("--masking", choices=("dynamic", "static"), help="default dynamic (RoBERTa)")
     p.add_argument("--attention-mask", dest="attention_mask_kind",
                    choices=MASK_KINDS,
-                   help="UNILM self-attention mask (bertlab/family/unilm.py): bidirectional = BERT (default), "
+                   help="UNILM self-attention mask (bertlab/data/attention_masks.py): bidirectional = BERT (default), "
                         "left-to-right = GPT-style, seq2seq = segment B decodes A (needs --objective mlm+nsp/sop)")
     p.add_argument("--masking-unit", choices=("token", "word", "knowledge"),
                    help="what one masking draw covers: token (BERT, default), word (whole-word masking), knowledge "
-                        "(whole entities and phrases, ERNIE 1.0; bertlab/family/knowledge.py)")
+                        "(whole entities and phrases, ERNIE 1.0; bertlab/data/knowledge.py)")
     p.add_argument("--whole-word", action="store_true", help="whole-word masking (= --masking-unit word)")
     p.add_argument("--vocab-size", type=int, help=f"WordPiece vocabulary (default {d.vocab_size})")
     p.add_argument("--max-seq-length", type=int, help=f"default {d.max_seq_length}")
-    p.add_argument("--steps", type=int, help=f"optimizer steps (default {d.steps})")
-    p.add_argument("--batch-size", type=int, help=f"global batch (default {d.batch_size})")
-    p.add_argument("--lr", type=float, dest="learning_rate",
-                   help=f"peak learning rate (default {d.learning_rate})")
-    p.add_argument("--warmup", type=float, help="warm-up: fraction of steps (<1) or steps")
-    p.add_argument("--lr-decay", type=float, help="decay the learning rate to 0 over this last fraction of the "
-                                                  "steps, holding the peak before (default 1 = BERT's; fast-cpu: 0.3)")
-    p.add_argument("--grad-accumulation", type=int)
     p.add_argument("--nsp-weight", type=float, help="weight of the NSP/SOP loss")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"),
-                   help="auto = bf16 autocast on CUDA, fp32 elsewhere")
-    p.add_argument("--device", help="auto | cpu | cuda | mps (auto: cuda > mps > cpu)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--eval-every", type=int, help="held-out evaluation interval (0 = end)")
-    p.add_argument("--checkpoint-every", type=int)
-    p.add_argument("--log-every", type=int, help="metrics.jsonl line interval")
-    p.add_argument("--seed", type=int)
+    add_field_flags(p.add_argument_group("training (every trainer takes these)"), PretrainOptions, SCHEDULE)
     p.add_argument("--out", help=f"run folder (default {d.out})")
-    from bertlab.recipes import RECIPE_DESCRIPTIONS
 
     described = "; ".join(f"{name} = {text}" for name, text in RECIPE_DESCRIPTIONS.items())
     p.add_argument("--recipe", choices=tuple(RECIPE_DESCRIPTIONS),  # argparse reads % in help as a format
@@ -86,33 +69,16 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from bertlab.pretrain import PretrainOptions, load_options_file, options_for_resume, pretrain, summary_line
-
-    from bertlab.recipes import recipe_options
-
+    check_steps(args)
     given = vars(args)
-    if given.get("steps", 1) <= 0:
-        raise CliError(f"--steps must be positive, got {given['steps']}")
-    values = recipe_options(given["recipe"]) if "recipe" in given else {}
-    if "config" in given:
-        from_file = load_options_file(given["config"])
-        overrides = {**values.get("model_overrides", {}), **from_file.pop("model_overrides", {})}
-        values.update(from_file)
-        values["model_overrides"] = overrides
-    values.update({f.name: given[f.name] for f in dataclasses.fields(PretrainOptions) if f.name in given})
-    values["progress"] = not given.get("quiet", False)
+    values = flag_settings(args, PretrainOptions, recipe_options(given["recipe"]) if "recipe" in given else {},
+                           load_options_file(given["config"]) if "config" in given else {})
     if given.get("resume"):  # the saved settings, with what --resume may change; a conflicting flag is refused
         options = options_for_resume(given.get("out", PretrainOptions.out), changes=values)
     else:
         options = PretrainOptions(**values)
-    result = pretrain(options)
+    result = pretraining.pretrain(options)  # looked up at call time: tests replace it
     cleanup()  # under torchrun: leave the process group before exiting
     if int(os.environ.get("RANK", 0)) != 0:
         return 0  # rank 0 reports for all
-    print(summary_line(result))
-    if options.out:
-        print(f"run folder: {options.out}  (explore it: bertlab dashboard --runs {Path(options.out).parent})")
-    if result.status == "interrupted":
-        print(f"continue with: bertlab pretrain --out {options.out} --resume")
-        return 130
-    return 0
+    return report_run("pretrain", summary_line(result), options.out, result.status)

@@ -1,9 +1,13 @@
-"""``bertlab reproduce``: run the small-scale experiments of ALGORITHMS.md §8 and write one report."""
+"""``bertlab reproduce``: run the small-scale experiments of the claims in docs/algorithms.md and write one report."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+from bertlab.reproduce import reproduce
+from bertlab.reproduce.budget import choose_threads, plan
+from bertlab.reproduce.report import readme_section, summary_table, update_readme
 
 
 def register(subparsers) -> None:
@@ -21,8 +25,9 @@ def register(subparsers) -> None:
     p.add_argument("--runs", default=None, help="folder for the training runs (default runs/reproduce-NAME)")
     p.add_argument("--claims", default="1,2,3,4,5,6", help="comma-separated claim numbers (default all)")
     p.add_argument("--seeds", type=int, default=2, help="seeds per compared group (default 2; 1 = direction only)")
-    p.add_argument("--update-readme", metavar="README", nargs="?", const="README.md",
-                   help="also put the summary table into README (between the bertlab reproduce markers)")
+    p.add_argument("--update-readme", metavar="PAGE", nargs="?", const="docs/reproduce.md",
+                   help="also put the summary table into PAGE (default docs/reproduce.md; between the bertlab "
+                        "reproduce markers, appended when there are none)")
     p.add_argument("--steps", type=int, help="steps of every pre-training run of claims 1-4 (default: from the "
                                             "budget and the measured step time)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: 1 when the machine is busier than "
@@ -42,10 +47,6 @@ def parse_claims(text: str) -> tuple:
 
 
 def run(args) -> int:
-    from bertlab.reproduce import reproduce
-    from bertlab.reproduce.budget import choose_threads, plan
-    from bertlab.reproduce.report import readme_section, summary_table, update_readme
-
     if args.seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
     choose_threads(args.threads)

@@ -7,14 +7,15 @@
     batch = data.batch(step=0, batch_size=32)            # input_ids, attention_mask, token_type_ids, labels, ...
 """
 
+from bertlab.config import IGNORE_INDEX
 from bertlab.data.builtin import BUILTIN_CORPORA, DEFAULT_CORPUS
 from bertlab.data.collator import PretrainingCollator
 from bertlab.data.corpus import Corpus, list_corpora, load_corpus
 from bertlab.data.datasets import (Examples, PretrainingDataset, UnigramBaseline, derive_seed, pack_instances,
                                    unigram_baseline)
 from bertlab.data.demo import format_masked, mask_text
-from bertlab.data.masking import (CASE_NAMES, IGNORE_INDEX, KEPT, MASKED, NOT_CHOSEN, REPLACED, choose_positions,
-                                  mask_tokens, masking_cases)
+from bertlab.data.masking import (CASE_NAMES, KEPT, MASKED, NOT_CHOSEN, REPLACED, choose_positions, mask_tokens,
+                                  masking_cases)
 from bertlab.data.pairs import IN_ORDER, IS_NEXT, NOT_NEXT, SWAPPED, Instance, full_sentence_instances, pair_instances
 from bertlab.data.tokenized import TokenizedCorpus, tokenize_corpus
 from bertlab.data.tokenizer import (CLS_ID, MASK_ID, NUM_SPECIAL_TOKENS, PAD_ID, SEP_ID, SPECIAL_TOKENS, UNK_ID,

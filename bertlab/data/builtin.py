@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from bertlab.data.text import split_sentences_en, split_sentences_zh, split_words_en
+from bertlab.io import atomic_write_text
+from bertlab.paths import cache_dir
 
 Documents = list[list[list[str]]]
 
@@ -149,9 +151,6 @@ def peoples_daily_tags() -> dict[str, list[list[str]]]:
     Parsed once, then read from ``cache_dir()/corpora`` (one space-separated string per sentence)."""
     if not _TAGS:
         import json
-
-        from bertlab.io import atomic_write_text
-        from bertlab.paths import cache_dir
 
         path = cache_dir() / "corpora" / f"peoples-daily-zh-tags-v{TAGS_VERSION}.json"
         try:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bertlab.data.masking import IGNORE_INDEX, mask_tokens
+from bertlab.config import IGNORE_INDEX
+from bertlab.data.masking import mask_tokens
 from bertlab.data.tokenizer import MASK_ID, NUM_SPECIAL_TOKENS, PAD_ID
 
 

@@ -2,7 +2,7 @@
 
 Objectives: ``"mlm+nsp"`` (BERT §3.1), ``"mlm+sop"`` (ALBERT §4.2), ``"mlm"`` (RoBERTa §4.2, full
 sentences). Masking unit (``masking_unit``): ``"token"`` (BERT), ``"word"`` (whole-word masking),
-``"knowledge"`` (whole entities and phrases, ERNIE 1.0 §3.2; ``bertlab.family.knowledge``).
+``"knowledge"`` (whole entities and phrases, ERNIE 1.0 §3.2; ``bertlab.data.knowledge``).
 Masking (RoBERTa §4.1): ``"static"`` masks each example once, when the data is built, in ``dupe_factor``
 copies with different masks (BERT used 10) served in rotation, one copy per epoch; ``"dynamic"`` draws a
 new mask every time a batch is served.
@@ -20,12 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from bertlab.config import IGNORE_INDEX
 from bertlab.data.collator import PretrainingCollator
 from bertlab.data.corpus import load_corpus
-from bertlab.data.masking import IGNORE_INDEX, mask_tokens
+from bertlab.data.knowledge import knowledge_units
+from bertlab.data.masking import mask_tokens
 from bertlab.data.pairs import Instance, full_sentence_instances, pair_instances
 from bertlab.data.tokenized import TokenizedCorpus, tokenize_corpus
-from bertlab.data.tokenizer import CLS_ID, MASK_ID, NUM_SPECIAL_TOKENS, PAD_ID, SEP_ID
+from bertlab.data.tokenizer import CLS_ID, MASK_ID, NUM_SPECIAL_TOKENS, PAD_ID, SEP_ID, get_tokenizer
 
 OBJECTIVES = ("mlm+nsp", "mlm+sop", "mlm")
 MASKINGS = ("dynamic", "static")
@@ -133,7 +135,6 @@ class PretrainingDataset:
         if dupe_factor < 1:
             raise ValueError(f"dupe_factor must be at least 1, got {dupe_factor}")
         masking_unit = resolve_masking_unit(masking_unit, whole_word)
-        from bertlab.data.tokenizer import get_tokenizer
 
         self.corpus = load_corpus(corpus)
         self.tokenizer = tokenizer if tokenizer is not None else get_tokenizer(self.corpus)
@@ -145,8 +146,6 @@ class PretrainingDataset:
         self.tokens = tokenize_corpus(self.corpus, self.tokenizer)
         self.units = None  # knowledge masking: each token's entity / phrase / word unit
         if masking_unit == "knowledge":
-            from bertlab.family.knowledge import knowledge_units
-
             self.units = knowledge_units(self.corpus, self.tokens)
         self._check_pairs_possible()
         self._cache: dict[int, Examples] = {}

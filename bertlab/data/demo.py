@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import torch
 
-from bertlab.data.masking import IGNORE_INDEX, mask_tokens
-from bertlab.data.tokenizer import CLS_ID, SEP_ID, encode_words
+from bertlab.config import IGNORE_INDEX
+from bertlab.data.masking import mask_tokens
 from bertlab.data.text import is_chinese, text_to_sentences
+from bertlab.data.tokenizer import CLS_ID, SEP_ID, encode_words
 
 
 def mask_text(text: str, tokenizer, whole_word: bool = True, seed: int = 0, mlm_probability: float = 0.15,

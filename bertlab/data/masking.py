@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import torch
 
+from bertlab.config import IGNORE_INDEX
 from bertlab.data.tokenizer import MASK_ID, NUM_SPECIAL_TOKENS
 
-IGNORE_INDEX = -100  # label of every position the loss must skip
 # What the model sees at a chosen position (``masking_cases``); the names are the suffixes of the metrics
 # mlm_acc_mask, mlm_acc_random, mlm_acc_unchanged
 NOT_CHOSEN, MASKED, REPLACED, KEPT = -1, 0, 1, 2

@@ -4,7 +4,7 @@ All tokens of all sentences of all documents lie end to end in ``ids``; a senten
 sentences, or a segment of a document is then a range ``[start, end)``. ``word_index[t]`` is the position
 of token t's word among all words of the corpus (``corpus.sentences()`` laid end to end), so the pieces of
 one word (hair ##y, or 中 国 of 中国) share one number, and word-level annotations (ERNIE's entity and
-phrase spans, ``bertlab.family.knowledge``) can be looked up per token.
+phrase spans, ``bertlab.data.knowledge``) can be looked up per token.
 Results are cached in memory and under ``cache_dir()/tokenized`` keyed by corpus and tokenizer.
 """
 

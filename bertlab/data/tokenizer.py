@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
+from bertlab.data.corpus import load_corpus
 from bertlab.io import atomic_path
 from bertlab.paths import cache_dir
 
@@ -76,8 +77,6 @@ def tokenizer_cache_path(corpus, vocab_size: int, lowercase: bool) -> Path:
 def get_tokenizer(corpus="wiki-en", vocab_size: int = 8192, lowercase: bool = True,
                   cache: bool = True) -> Tokenizer:
     """The WordPiece tokenizer for ``corpus`` (a Corpus or anything ``load_corpus`` takes), trained once."""
-    from bertlab.data.corpus import load_corpus
-
     corpus = load_corpus(corpus)
     path = tokenizer_cache_path(corpus, vocab_size, lowercase)
     if cache and path.exists():

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from bertlab.config import BertConfig
+from bertlab.model.bert import find_encoder
 
 
 def uniform_layer_map(student_layers: int, teacher_layers: int) -> list[int]:
@@ -141,14 +142,6 @@ _MUST_MATCH = ("vocab_size", "hidden_size", "E", "intermediate_size", "num_atten
                "max_position_embeddings", "type_vocab_size", "hidden_act", "norm_placement")
 
 
-def _encoder_of(model: nn.Module) -> nn.Module:
-    """The BertModel inside a task model (``model.bert``), or the model itself."""
-    inner = getattr(model, "bert", model)
-    if not hasattr(inner, "encoder") or not hasattr(inner, "embeddings"):
-        raise TypeError(f"expected a bertlab BertModel or a model with .bert, got {type(model).__name__}")
-    return inner
-
-
 def resolve_init_layers(layers: str | Sequence[int], student_layers: int, teacher_layers: int) -> list[int]:
     """Teacher Transformer layers (counted from 0) that initialise student layers 0 … M − 1."""
     M, N = student_layers, teacher_layers
@@ -195,7 +188,7 @@ def init_student_from_teacher(student: nn.Module, teacher: nn.Module,
     if s_cfg.share_layers != "none":
         raise ValueError(f"the student shares layers (share_layers={s_cfg.share_layers!r}): there is no one layer "
                          f"to copy each teacher layer into; use share_layers='none' for the student")
-    s, t = _encoder_of(student), _encoder_of(teacher)
+    s, t = find_encoder(student), find_encoder(teacher)
     chosen = resolve_init_layers(layers, s_cfg.num_hidden_layers, t_cfg.num_hidden_layers)
     s.embeddings.load_state_dict(t.embeddings.state_dict())
     for i, j in enumerate(chosen):  # student layer i <- teacher layer j (through the teacher's sharing map)

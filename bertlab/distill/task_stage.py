@@ -25,38 +25,25 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
-from bertlab.config import BertConfig
+from bertlab.config import IGNORE_INDEX
+from bertlab.data.tokenizer import MASK_ID, NUM_SPECIAL_TOKENS
 from bertlab.distill.losses import check_head_counts, soft_cross_entropy
-from bertlab.distill.mapping import Projections, validate_layer_map
+from bertlab.distill.mapping import validate_layer_map
+from bertlab.distill.models import BertForClassificationDistillation
 from bertlab.distill.objectives import TINYBERT_WEIGHTS, tinybert_losses
-from bertlab.finetune.models import BertForClassification, load_encoder_weights
+from bertlab.distill.options import student_config
+from bertlab.distill.teacher import check_same_tokenizer, load_teacher
+from bertlab.finetune.data import encode_task
+from bertlab.finetune.loop import DEFAULT_LR, evaluate_split, options_from_dict
+from bertlab.finetune.tasks import Example, load_task
+from bertlab.io import atomic_write_json
+from bertlab.model.classifier import BertForClassification, load_encoder_weights
+from bertlab.train.loop import train
+from bertlab.train.run import load_run, read_run_config, start_run
 
 INTERMEDIATE, PREDICTION = 0, 1  # the two phases; each batch carries its phase (a pure function of the step)
 DENOMINATORS = {"emb": "real_tokens", "attn": "attn_pairs", "hidn": "real_tokens", "pred": "scored"}
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "labels")
-
-
-class BertForClassificationDistillation(BertForClassification):
-    """A student classifier plus TinyBERT's projections W_e, W_h to the teacher's width (§3.1).
-
-    ``forward`` is BertForClassification's; with ``distill=f`` it returns ``(output, f(output, projections))``.
-    """
-
-    def __init__(self, config: BertConfig, num_labels: int = 2, pooling: str | None = None, task_kind: str = "single",
-                 labels: list[str] | None = None, teacher_hidden_size: int | None = None, share_hidden: bool = True,
-                 learn_when_equal: bool = False, bias: bool = False):
-        super().__init__(config, num_labels, pooling, task_kind, labels)
-        teacher_hidden_size = teacher_hidden_size or config.hidden_size
-        self.projections = Projections(config.hidden_size, teacher_hidden_size, config.num_hidden_layers,
-                                       share_hidden=share_hidden, learn_when_equal=learn_when_equal, bias=bias)
-        self.model_kwargs.update(teacher_hidden_size=teacher_hidden_size, share_hidden=share_hidden,
-                                 learn_when_equal=learn_when_equal, bias=bias)
-
-    def forward(self, *args, distill=None, **kwargs):
-        out = super().forward(*args, **kwargs)
-        if distill is None:
-            return out
-        return out, distill(out, self.projections)
 
 
 def _as_encoder_output(out) -> SimpleNamespace:
@@ -91,11 +78,11 @@ class TaskDistillationTask:
     def counts(self, batch) -> dict[str, float]:
         real = batch["attention_mask"].sum(1).double()
         return {"real_tokens": float(real.sum()), "attn_pairs": float((real * real).sum()),
-                "scored": float((batch["labels"] != -100).sum())}
+                "scored": float((batch["labels"] != IGNORE_INDEX).sum())}
 
     def _rows(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Logit rows that are scored: every example (sequence tasks) or the labelled tokens."""
-        return logits if logits.dim() == 2 else logits[labels != -100]
+        return logits if logits.dim() == 2 else logits[labels != IGNORE_INDEX]
 
     def step(self, model: nn.Module, batch, totals: dict[str, float]):
         phase = int(batch["distill_phase"][0])
@@ -131,7 +118,7 @@ class TaskDistillationTask:
             stats[f"{den}_{name}"] = local[den]
         labels = batch["labels"]
         predictions = out.logits.argmax(-1)
-        stats["correct"] = float(((predictions == labels) & (labels != -100)).sum())
+        stats["correct"] = float(((predictions == labels) & (labels != IGNORE_INDEX)).sum())
         stats["phase_sum"] = float(phase)
         stats["micro_batches"] = 1.0
         return loss, stats
@@ -148,8 +135,6 @@ class TaskDistillationTask:
         return metrics
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
-        from bertlab.finetune.loop import evaluate_split
-
         if self.dev is None:
             return {}
         metrics = evaluate_split(model, self.dev, self.num_labels)
@@ -173,8 +158,6 @@ def _candidates(mlm_model, tokenizer, segments: list[list[str]], top_k: int, max
                 batch_size: int = 64) -> dict[tuple[int, int], list[str]]:
     """For every one-piece word (segment s, word i; not punctuation): the MLM's top-k whole-word predictions
     for that position masked. One forward pass per word, batched."""
-    from bertlab.data.tokenizer import MASK_ID, NUM_SPECIAL_TOKENS
-
     tok = _truncating(tokenizer, max_seq_length)
     enc = tok.encode(segments[0], segments[1] if len(segments) > 1 else None, is_pretokenized=True)
     ids = torch.tensor(enc.ids)
@@ -198,7 +181,7 @@ def _candidates(mlm_model, tokenizer, segments: list[list[str]], top_k: int, max
     for start in range(0, len(jobs), batch_size):
         chunk = jobs[start:start + batch_size]
         inputs = ids.repeat(len(chunk), 1)
-        labels = torch.full_like(inputs, -100)
+        labels = torch.full_like(inputs, IGNORE_INDEX)
         for row, (_, _, t) in enumerate(chunk):
             labels[row, t] = inputs[row, t]
             inputs[row, t] = MASK_ID
@@ -226,8 +209,6 @@ def augment_task(task, mlm_model, tokenizer, copies: int, seed: int = 0, probabi
 
     Labels are kept (TinyBERT's task distillation learns the teacher's soft labels on augmented text, so
     the gold label only feeds the logged training accuracy)."""
-    from bertlab.finetune.tasks import Example
-
     if copies <= 0:
         return task
     mlm_model = mlm_model.eval()
@@ -257,11 +238,6 @@ def augment_task(task, mlm_model, tokenizer, copies: int, seed: int = 0, probabi
 
 def _finetune_teacher(options):
     """The fine-tuned teacher: its run, FinetuneOptions, and the task data it was trained on."""
-    from bertlab.distill.run import check_same_tokenizer, load_teacher
-    from bertlab.finetune.loop import options_from_dict
-    from bertlab.finetune.tasks import load_task
-    from bertlab.train.run import read_run_config
-
     teacher = load_teacher(options.teacher)
     if teacher.config.get("kind") != "finetune":
         raise ValueError(f"--stage task distils from a fine-tuned teacher (made with `bertlab finetune --from RUN "
@@ -279,9 +255,6 @@ def _finetune_teacher(options):
 
 
 def _student(options, teacher, task, max_seq_length: int) -> BertForClassificationDistillation:
-    from bertlab.distill.run import student_config
-    from bertlab.train.run import load_run
-
     t_model = teacher.model
     kwargs = dict(num_labels=len(task.labels), pooling=t_model.pooling, task_kind=task.kind, labels=task.labels,
                   teacher_hidden_size=t_model.config.hidden_size)
@@ -301,15 +274,9 @@ def _student(options, teacher, task, max_seq_length: int) -> BertForClassificati
     return student
 
 
-def distill_task(options, callbacks=()):
-    """Task-specific distillation into ``options.out``; returns the loop's TrainResult (``.test`` added)."""
-    from bertlab.data import save_tokenizer
-    from bertlab.finetune.data import encode_task
-    from bertlab.finetune.loop import DEFAULT_LR, evaluate_split
-    from bertlab.io import atomic_write_json
-    from bertlab.train.loop import TrainSettings, train
-    from bertlab.train.run import load_run, write_run_config
-
+def distill_task(options, run_dir: Path | None = None, callbacks=()):
+    """Task-specific distillation into ``run_dir``, the folder ``distill`` opened (and locked) for ``options.out``;
+    returns the loop's TrainResult (``.test`` added)."""
     if options.method != "tinybert":
         raise ValueError("--stage task is TinyBERT's task-specific distillation: use --method tinybert")
     if options.weights.get("pred_nsp", 0):
@@ -348,22 +315,18 @@ def distill_task(options, callbacks=()):
         batch["distill_phase"] = torch.full((batch["input_ids"].shape[0],), phase, dtype=torch.long)
         return batch
 
-    settings = TrainSettings(**{k: v for k, v in asdict(options).items()
-                                if k in {f.name for f in dataclasses.fields(TrainSettings)}})
-    run_dir = Path(options.out) if options.out else None
-    if run_dir is not None and not options.resume:  # distill() holds its lock and checked it is new
-        save_tokenizer(teacher.tokenizer, run_dir / "tokenizer.json")
-        write_run_config(run_dir, "distill", student.config, model_class=type(student).__name__,
-                         model_kwargs=student.model_kwargs, teacher=str(options.teacher),
-                         distill={"method": "tinybert", "stage": "task", "layer_map": dtask.layer_map,
-                                  "weights": dtask.weights, "temperature": dtask.temperature,
-                                  "attention_on": options.attention_on, "intermediate_steps": boundary,
-                                  "augment": options.augment, "student_run": options.student_run},
-                         task=task.summary(), options=asdict(options), encoded=encoded.stats())
-    if options.progress:
-        print(f"{task!r}\nteacher {teacher.path} → student ({student.num_parameters():,} parameters): intermediate "
-              f"layers for {boundary} steps, then the prediction layer for {options.steps - boundary}", file=sys.stderr)
-    result = train(student, dtask, batch_fn, settings, run_dir, resume=options.resume, callbacks=callbacks)
+    summary = (f"{task!r}\nteacher {teacher.path} → student ({student.num_parameters():,} parameters): intermediate "
+               f"layers for {boundary} steps, then the prediction layer for {options.steps - boundary}") \
+        if options.progress else None
+    start_run(run_dir, "distill", student.config, teacher.tokenizer, options.resume, summary,
+              model_class=type(student).__name__, model_kwargs=student.model_kwargs, teacher=str(options.teacher),
+              distill={"method": "tinybert", "stage": "task", "layer_map": dtask.layer_map,
+                       "weights": dtask.weights, "temperature": dtask.temperature,
+                       "attention_on": options.attention_on, "intermediate_steps": boundary,
+                       "augment": options.augment, "student_run": options.student_run},
+              task=task.summary(), options=asdict(options), encoded=encoded.stats())
+    result = train(student, dtask, batch_fn, options.train_settings(), run_dir, resume=options.resume,
+                   callbacks=callbacks)
     test = evaluate_split(student, encoded.test, len(task.labels))
     teacher_test = evaluate_split(teacher.model, encoded.test, len(task.labels))
     record = {"split": "test", "step": result.step,

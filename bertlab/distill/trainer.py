@@ -18,15 +18,16 @@ count, so gradient accumulation and several processes give the same gradient as 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 
 import torch
 from torch import nn
 
-from bertlab.config import BertConfig
+from bertlab.config import IGNORE_INDEX, BertConfig
 from bertlab.distill.losses import check_head_counts
-from bertlab.distill.mapping import Projections, init_student_from_teacher, validate_layer_map
+from bertlab.distill.mapping import init_student_from_teacher, validate_layer_map
+from bertlab.distill.models import DISTILL_MODEL_CLASSES, BertForDistillation
 from bertlab.distill.objectives import distilbert_losses, loss_weights, tinybert_losses
 from bertlab.model import BertForPreTraining
 from bertlab.train.pretraining import MODEL_INPUTS, PretrainingTask
@@ -40,32 +41,6 @@ Batch = dict[str, torch.Tensor]
 DENOMINATORS = {"emb": "real_tokens", "hidn": "real_tokens", "cos": "real_tokens", "attn": "attn_pairs",
                 "pred": "masked", "ce": "masked", "mlm": "masked", "pred_nsp": "examples"}
 DEFAULT_TEMPERATURE = {"tinybert": 1.0, "distilbert": 2.0}  # TinyBERT §4.2 (t = 1); DistilBERT's code (T = 2)
-
-
-class BertForDistillation(BertForPreTraining):
-    """A student ``BertForPreTraining`` plus the projections W_e, W_h to the teacher's width (TinyBERT §3.1).
-
-    ``forward`` is BertForPreTraining's; with ``distill=f`` it returns ``(output, f(output, self.projections))``.
-    ``model_kwargs`` rebuilds the same module (what a run folder's config.json stores).
-    """
-
-    def __init__(self, config: BertConfig, teacher_hidden_size: int | None = None, share_hidden: bool = True,
-                 learn_when_equal: bool = False, bias: bool = False):
-        super().__init__(config)
-        teacher_hidden_size = teacher_hidden_size or config.hidden_size
-        self.model_kwargs = dict(teacher_hidden_size=teacher_hidden_size, share_hidden=share_hidden,
-                                 learn_when_equal=learn_when_equal, bias=bias)
-        self.projections = Projections(config.hidden_size, teacher_hidden_size, config.num_hidden_layers,
-                                       share_hidden=share_hidden, learn_when_equal=learn_when_equal, bias=bias)
-
-    def forward(self, *args, distill: Callable | None = None, **kwargs):
-        out = super().forward(*args, **kwargs)
-        if distill is None:
-            return out
-        return out, distill(out, self.projections)
-
-
-DISTILL_MODEL_CLASSES = {"BertForDistillation": BertForDistillation}
 
 
 def make_student(config: BertConfig, teacher: BertForPreTraining, method: str = "tinybert",
@@ -146,7 +121,8 @@ class DistillationTask:
     def counts(self, batch: Batch) -> dict[str, float]:
         real = batch["attention_mask"].sum(1).double()  # (B,) real tokens per row
         return {"real_tokens": float(real.sum()), "attn_pairs": float((real * real).sum()),
-                "masked": float((batch["labels"] != -100).sum()), "examples": float(batch["input_ids"].shape[0])}
+                "masked": float((batch["labels"] != IGNORE_INDEX).sum()),
+                "examples": float(batch["input_ids"].shape[0])}
 
     def step(self, model: nn.Module, batch: Batch, totals: dict[str, float]):
         out, components, _ = self._forward(model, batch)
@@ -225,12 +201,5 @@ class DistillationTask:
             self.teacher.to(device)
         return self.teacher
 
-
-try:  # the task-specific stage's student (needs bertlab.finetune)
-    from bertlab.distill.task_stage import BertForClassificationDistillation
-
-    DISTILL_MODEL_CLASSES["BertForClassificationDistillation"] = BertForClassificationDistillation
-except ImportError:
-    pass
 
 __all__ = ["BertForDistillation", "DistillationTask", "make_student", "DISTILL_MODEL_CLASSES", "DENOMINATORS"]

@@ -4,7 +4,7 @@ From one pre-trained tiny encoder, train a classifier in every cell of {finetune
 scalar-mix} on a single-text task and a sentence-pair task, then do the same from the *same* encoder with
 random weights (same shape, same tokenizer) to show what pre-training bought. Prints test accuracy /
 macro-F1 of the best-by-dev weights of every cell, the learned layer weights, and which of the source
-article's claims (ALGORITHMS.md §7) held at this scale.
+article's claims (docs/algorithms.md, "Using a pre-trained encoder") held at this scale.
 
 Defaults: the encoder is pre-trained here on People's Daily (peoples-daily-zh, 20 % of its documents held
 out), the single-text task is reviews-zh (Chinese review sentiment; a Chinese task needs a Chinese
@@ -23,7 +23,13 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bertlab.config import IGNORE_INDEX
 from bertlab.experiments.common import THREADS_HELP, add_out_and_quick, out_folder, set_threads
+from bertlab.finetune.data import encode_task
+from bertlab.finetune.loop import FinetuneOptions, finetune, resolve_source
+from bertlab.finetune.tasks import load_task
+from bertlab.pretrain import PretrainOptions, options_for_resume, pretrain, summary_line
+from bertlab.train.run import read_status
 
 SEQUENCE_POOLINGS = ("cls", "mean", "scalar-mix")
 TOKEN_POOLINGS = ("top", "scalar-mix")
@@ -82,9 +88,6 @@ def budget_from(args) -> Budget:
 
 def ensure_pretrained(folder: Path, budget: Budget, corpus: str, seed: int, precision: str) -> Path:
     """The cached pre-trained run in ``folder``: reused when finished, resumed when interrupted, else trained."""
-    from bertlab.pretrain import PretrainOptions, options_for_resume, pretrain, summary_line
-    from bertlab.train.run import read_status
-
     status = read_status(folder)
     if status.get("status") == "finished" and status.get("step") == budget.pretrain_steps:
         print(f"pre-trained encoder: reusing {folder}", file=sys.stderr)
@@ -125,8 +128,6 @@ class Cell:
 
 def run_cell(cell: Cell, options, task, source, encoded) -> Cell:
     """Train one cell, or reuse its run folder when it finished with the same options."""
-    from bertlab.finetune.loop import finetune
-
     folder = Path(options.out)
     results, config = folder / "results.json", folder / "config.json"
     if results.exists() and config.exists():
@@ -175,15 +176,11 @@ def majority_accuracy(task, encoded) -> float:
     counts = task.label_counts("train")
     majority = task.labels.index(max(counts, key=counts.get))
     labels = encoded.test.labels
-    scored = labels[labels != -100]
+    scored = labels[labels != IGNORE_INDEX]
     return float(np.mean(scored == majority))
 
 
 def run(args) -> int:
-    from bertlab.finetune.data import encode_task
-    from bertlab.finetune.loop import FinetuneOptions, resolve_source
-    from bertlab.finetune.tasks import load_task
-
     began = time.time()
     set_threads(args.threads)
     budget = budget_from(args)
@@ -316,7 +313,8 @@ def verdict(difference: float, se: float) -> str:
 
 
 def check_claims(cells: list[Cell], tasks: dict) -> list[str]:
-    """Each claim of ALGORITHMS.md §7 (and §8.6), tested on the table with a noise-aware verdict."""
+    """Each claim of the application-modes article (docs/algorithms.md; claim 6 of `bertlab reproduce`), tested
+    on the table with a noise-aware verdict."""
     out, gaps, untestable = [], {}, set()
     for spec, info in tasks.items():
         best = max((c.accuracy for c in _get(cells, task=spec)), default=0.0)

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
+from bertlab.train.metrics import read_metrics
+from bertlab.train.run import read_status
 from bertlab.train.runlock import refuse_if_locked
 
 
@@ -86,8 +88,6 @@ def _matches(saved: dict, wanted: dict) -> bool:
 
 def run_state(run_dir: Path, wanted: dict) -> str:
     """"reuse" a finished run made with these options, "resume" an interrupted one, or "new"."""
-    from bertlab.train.run import read_status
-
     refuse_if_locked(run_dir)  # another process is writing it: neither delete nor reuse it
     if not (run_dir / "config.json").exists():
         if run_dir.exists():
@@ -104,8 +104,6 @@ def run_state(run_dir: Path, wanted: dict) -> str:
 
 def run_seconds(run_dir: Path) -> float:
     """Training time of a run folder (the loop's last ``elapsed``; after a resume, the resumed part only)."""
-    from bertlab.train.metrics import read_metrics
-
     records = read_metrics(run_dir / "metrics.jsonl").records
     return max((float(r.get("elapsed", 0.0)) for r in records), default=0.0)
 

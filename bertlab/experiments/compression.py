@@ -23,6 +23,13 @@ from pathlib import Path
 
 from bertlab.experiments.common import (add_out_and_quick, add_run_control, out_folder, prepare_out, print_results,
                                         set_threads, stage_logger)
+from bertlab.experiments.distill_vs_scratch import Plan as TrainPlan
+from bertlab.experiments.distill_vs_scratch import distill_run, pretrain_run
+from bertlab.family import compression as c
+from bertlab.io import atomic_write_json, atomic_write_text
+from bertlab.pretrain import PretrainOptions, build_data
+from bertlab.train.pretraining import PretrainingTask
+from bertlab.train.run import load_run, read_run_config
 
 
 @dataclass
@@ -50,8 +57,6 @@ class Plan:
 
     def training(self):
         """The training part as distill-vs-scratch's plan, whose cached-run helpers are reused here."""
-        from bertlab.experiments.distill_vs_scratch import Plan as TrainPlan
-
         names = {"corpus", "vocab_size", "max_seq_length", "batch_size", "eval_examples", "precision",
                  "teacher_preset", "teacher_overrides", "teacher_steps", "teacher_lr", "student_preset",
                  "student_overrides", "student_steps", "student_lr"}
@@ -112,9 +117,6 @@ def plan_from_args(args) -> Plan:
 
 def teacher_data(teacher_dir: Path, tokenizer, batch_size: int):
     """The teacher's held-out batches (the ones its training evaluated on) and its training dataset."""
-    from bertlab.pretrain import PretrainOptions, build_data
-    from bertlab.train.run import read_run_config
-
     saved = read_run_config(teacher_dir).get("options")
     if not saved or read_run_config(teacher_dir).get("kind") != "pretrain":
         raise ValueError(f"--from {teacher_dir}: not a run made by `bertlab pretrain` (its config.json has no "
@@ -126,8 +128,6 @@ def teacher_data(teacher_dir: Path, tokenizer, batch_size: int):
 def compressed_models(teacher, plan: Plan, head_scores=None, student=None) -> dict:
     """name -> (model, description) for the plan's sparsities and head fractions; ``head_scores``: one (A,)
     tensor per attention block (``head_importance`` or ``head_weight_norms``), needed when heads are pruned."""
-    from bertlab.family import compression as c
-
     models = {"original": (teacher, "the teacher as trained (float32)"),
               "int8 dynamic": (c.quantize_int8(teacher), "every nn.Linear int8 per output row")}
     for s in plan.sparsities:
@@ -151,9 +151,6 @@ def compressed_models(teacher, plan: Plan, head_scores=None, student=None) -> di
 def measure(models: dict, out: Path, tokenizer_file: Path, eval_batches: list, repeats: int) -> list[dict]:
     """Save each model, load it back, and measure what was loaded."""
     import torch
-
-    from bertlab.family import compression as c
-    from bertlab.train.pretraining import PretrainingTask
 
     loaded, rows = {}, []
     for name, (model, description) in models.items():
@@ -235,11 +232,6 @@ def run(args) -> int:
 def run_plan(plan: Plan, out: Path, teacher: str | None = None, student: str | None = None,
              with_student: bool = True, progress: bool = True) -> dict:
     import torch
-
-    from bertlab.experiments.distill_vs_scratch import distill_run, pretrain_run
-    from bertlab.family import compression as c
-    from bertlab.io import atomic_write_json, atomic_write_text
-    from bertlab.train.run import load_run
 
     prepare_out(out)
     began = time.time()

@@ -24,8 +24,19 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from bertlab.data.crosslingual import LANGUAGE_IDS, pad_examples, tlm_example
+from bertlab.config import IGNORE_INDEX
+from bertlab.data.parallel import load_parallel
+from bertlab.data.tokenizer import MASK_ID
 from bertlab.experiments.common import (add_out_and_quick, add_run_control, cached_run, out_folder, prepare_out,
                                         print_results, run_seconds, set_threads, stage_logger)
+from bertlab.io import atomic_write_json, atomic_write_text
+from bertlab.model import BertForPreTraining
+from bertlab.pretrain import PretrainOptions, model_config, pretrain
+from bertlab.reproduce.figures import bars, write_pngs
+from bertlab.train.metrics import read_metrics
+from bertlab.train.ranking import sentence_embeddings
+from bertlab.train.run import load_run
 
 MODELS = ("mlm", "mlm+tlm", "laser")
 OBJECTIVE = {"mlm": "xlm-mlm", "mlm+tlm": "xlm-mlm+tlm", "laser": "translation-ranking"}
@@ -87,8 +98,6 @@ def plan_from_args(args) -> Plan:
 # --- training -----------------------------------------------------------------------------------------------
 
 def run_options(plan: Plan, model: str, seed: int, run_dir: Path):
-    from bertlab.pretrain import PretrainOptions
-
     return PretrainOptions(preset=plan.preset, model_overrides=dict(plan.model_overrides), corpus=plan.corpus,
                            objective=OBJECTIVE[model], language_embeddings=model != "laser",
                            vocab_size=plan.vocab_size, max_seq_length=plan.max_seq_length, batch_size=plan.batch_size,
@@ -99,8 +108,6 @@ def run_options(plan: Plan, model: str, seed: int, run_dir: Path):
 
 
 def train_run(plan: Plan, model: str, seed: int, run_dir: Path) -> float:
-    from bertlab.pretrain import pretrain
-
     cached_run(run_options(plan, model, seed, run_dir), pretrain)
     return run_seconds(run_dir)
 
@@ -108,9 +115,6 @@ def train_run(plan: Plan, model: str, seed: int, run_dir: Path) -> float:
 def random_model(plan: Plan, seed: int, vocab_size: int):
     """The ``mlm+tlm`` run's model with the initial weights of ``seed`` (what training starts from)."""
     import torch
-
-    from bertlab.model import BertForPreTraining
-    from bertlab.pretrain import model_config
 
     torch.manual_seed(seed)
     return BertForPreTraining(model_config(run_options(plan, "mlm+tlm", seed, Path(".")), vocab_size)).eval()
@@ -120,8 +124,6 @@ def random_model(plan: Plan, seed: int, vocab_size: int):
 
 def retrieval_pairs(n: int) -> list[tuple[str, str]]:
     """N held-out (Chinese, English) entries, drawn with a fixed seed (the same for every model and seed)."""
-    from bertlab.data.parallel import load_parallel
-
     held = load_parallel("cedict-zh-en").held_out_pairs()
     return random_module.Random(0).sample(held, min(n, len(held)))
 
@@ -133,8 +135,6 @@ def retrieval_scores(model, tokenizer, pairs: list[tuple[str, str]], ks=(1, 10),
     language's constant offset, e.g. its language embedding, no longer counts)."""
     import torch
     import torch.nn.functional as F
-
-    from bertlab.train.ranking import sentence_embeddings
 
     zh = sentence_embeddings(model, tokenizer, [p[0] for p in pairs], "zh")
     en = sentence_embeddings(model, tokenizer, [p[1] for p in pairs], "en")
@@ -154,10 +154,6 @@ def translation_cloze(model, tokenizer, pairs: list[tuple[str, str]], masked: st
     """What TLM trains for: laid out as a TLM input (Chinese first), one whole side (``masked`` "zh" or "en") is
     [MASK] and the other visible; the share of the masked side's tokens the MLM head predicts right."""
     import torch
-
-    from bertlab.data.crosslingual import LANGUAGE_IDS, pad_examples, tlm_example
-    from bertlab.data.masking import IGNORE_INDEX
-    from bertlab.data.tokenizer import MASK_ID
 
     examples = []
     for zh, en in pairs:
@@ -187,8 +183,6 @@ def translation_cloze(model, tokenizer, pairs: list[tuple[str, str]], masked: st
 
 def nearest_glosses(model, tokenizer, chinese: str, candidates: list[str], k: int = 5) -> list[tuple[str, float]]:
     """The ``k`` English texts of ``candidates`` closest (cosine of pooled embeddings) to a Chinese word."""
-    from bertlab.train.ranking import sentence_embeddings
-
     query = sentence_embeddings(model, tokenizer, [chinese], "zh")
     pool = sentence_embeddings(model, tokenizer, candidates, "en")
     values, index = (pool @ query[0]).topk(min(k, len(candidates)))
@@ -250,8 +244,6 @@ def markdown(results: dict) -> str:
 
 
 def figure(results: dict):
-    from bertlab.reproduce.figures import bars
-
     summary = results["summary"]
     categories = [f"{d} top-{k}" for d in DIRECTIONS for k in ("1", "10")]
     series = {LABELS[row]: [100 * summary[row][d][k]["mean"] for d in DIRECTIONS for k in ("1", "10")]
@@ -273,11 +265,6 @@ def run_name(model: str, seed: int) -> str:
 
 
 def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) -> dict:
-    from bertlab.io import atomic_write_json, atomic_write_text
-    from bertlab.reproduce.figures import write_pngs
-    from bertlab.train.metrics import read_metrics
-    from bertlab.train.run import load_run
-
     set_threads(plan.threads)
     prepare_out(out, [run_name(m, s) for m in MODELS for s in plan.seeds], fresh)
     began = time.time()

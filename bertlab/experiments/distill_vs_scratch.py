@@ -40,9 +40,21 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from bertlab.analysis.params import count_parameters
+from bertlab.config import BertConfig
+from bertlab.data.builtin import BUILTIN_CORPORA
+from bertlab.distill.run import DistillOptions, distill
 from bertlab.experiments.common import (add_out_and_quick, add_run_control, cached_run, out_folder, prepare_out,
                                         print_results, run_seconds, set_threads, stage_logger)
+from bertlab.finetune.data import encode_task
+from bertlab.finetune.loop import EncoderSource, FinetuneOptions, finetune
+from bertlab.finetune.metrics import classification_metrics
+from bertlab.finetune.tasks import load_task
+from bertlab.io import atomic_write_json, atomic_write_text
+from bertlab.pretrain import PretrainOptions, pretrain
 from bertlab.recipes import RECIPES
+from bertlab.train.metrics import read_metrics
+from bertlab.train.run import load_run
 
 FULL_MINUTES = 15  # what the default step counts take on 2 idle cores of the reference CPU (see the README)
 FAST_CPU_MODEL = RECIPES["fast-cpu"]["model_overrides"]  # pre-LN, no dropout
@@ -128,8 +140,6 @@ def plan_from_args(args) -> Plan:
 # --- runs ------------------------------------------------------------------------------------------------------
 
 def _last_eval(run_dir: Path) -> dict:
-    from bertlab.train.metrics import read_metrics
-
     evals = read_metrics(run_dir / "metrics.jsonl").split("eval")
     if not evals:
         raise ValueError(f"{run_dir}: no evaluation in metrics.jsonl")
@@ -138,8 +148,6 @@ def _last_eval(run_dir: Path) -> dict:
 
 def pretrain_run(plan: Plan, run_dir: Path, preset: str, overrides: dict, steps: int, lr: float, seed: int,
                  progress: bool, warmup_seq: tuple[int, float] = (0, 0.0)) -> dict:
-    from bertlab.pretrain import PretrainOptions, pretrain
-
     options = PretrainOptions(preset=preset, model_overrides=dict(overrides), corpus=plan.corpus,
                               vocab_size=plan.vocab_size, max_seq_length=plan.max_seq_length,
                               batch_size=plan.batch_size, eval_examples=plan.eval_examples, steps=steps,
@@ -151,8 +159,6 @@ def pretrain_run(plan: Plan, run_dir: Path, preset: str, overrides: dict, steps:
 
 
 def distill_run(plan: Plan, run_dir: Path, teacher_dir: Path, seed: int, progress: bool) -> dict:
-    from bertlab.distill.run import DistillOptions, distill
-
     o = dict(plan.student_overrides)
     shape = {name: o.pop(name, None) for name in ("hidden_size", "num_attention_heads", "intermediate_size",
                                                    "num_hidden_layers")}
@@ -180,8 +186,6 @@ def downstream_kind(plan: Plan) -> str:
         return plan.downstream
     import importlib.util
 
-    from bertlab.data.builtin import BUILTIN_CORPORA
-
     if importlib.util.find_spec("bertlab.finetune.loop") is None:
         return "nsp"
     corpus = BUILTIN_CORPORA.get(plan.corpus)
@@ -201,8 +205,6 @@ def downstream_metric(task_kind: str) -> str:
 def majority_score(task, metric: str) -> float:
     """The test score of answering the most frequent test label everywhere: the line a model must beat."""
     import torch
-
-    from bertlab.finetune.metrics import classification_metrics
 
     counts = torch.tensor([task.label_counts("test")[label] for label in task.labels])  # (num_labels,)
     confusion = torch.zeros(len(counts), len(counts), dtype=torch.long)  # row = gold label, column = prediction
@@ -230,10 +232,6 @@ class Downstream:
         self.metric = "accuracy"
         self.seconds = 0.0  # fine-tuning time, cached runs included
         if kind != "nsp":
-            from bertlab.finetune.data import encode_task
-            from bertlab.finetune.tasks import load_task
-            from bertlab.train.run import load_run
-
             self.tokenizer = load_run(teacher_dir).tokenizer  # every model here shares it
             self.task = load_task(kind, seed=0, pretrained_options=teacher_options)
             self.kind = self.task.name  # the full name: "capitalization" → "capitalization:wiki-en"
@@ -261,9 +259,6 @@ class Downstream:
             return float(last_eval["nsp_acc"]), {"accuracy": float(last_eval["nsp_acc"])}
 
         def pretrained():
-            from bertlab.finetune.loop import EncoderSource
-            from bertlab.train.run import load_run
-
             run = load_run(run_dir)
             return EncoderSource(run.model_config, self.tokenizer, run.model, f"pre-trained run {run_dir}")
         return self._measure(run_dir / "downstream", seed, progress, pretrained)
@@ -275,9 +270,6 @@ class Downstream:
             return None
 
         def random_weights():
-            from bertlab.config import BertConfig
-            from bertlab.finetune.loop import EncoderSource
-
             return EncoderSource(BertConfig.from_dict(config), self.tokenizer, None, "random initialisation")
         return self._measure(folder, seed, progress, random_weights)
 
@@ -290,7 +282,6 @@ class Downstream:
         if cached is not None:
             self.seconds += cached.get("seconds", 0.0)
             return float(cached["test"][self.metric]), cached["test"]
-        from bertlab.finetune.loop import FinetuneOptions, finetune
 
         shutil.rmtree(folder, ignore_errors=True)  # another task's or settings' measure
         options = FinetuneOptions(task=self.kind, steps=self.plan.finetune_steps, learning_rate=self.plan.finetune_lr,
@@ -401,10 +392,6 @@ def run(args) -> int:
 
 
 def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) -> dict:
-    from bertlab.analysis.params import count_parameters
-    from bertlab.config import BertConfig
-    from bertlab.io import atomic_write_json, atomic_write_text
-
     prepare_out(out, ("teacher", *(f"{kind}-seed{s}" for kind in ("distilled", "scratch") for s in plan.seeds),
                       "random-weights"), fresh)
     began = time.time()

@@ -26,16 +26,22 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from bertlab.config import IGNORE_INDEX
+from bertlab.data import PretrainingDataset, load_corpus
 from bertlab.experiments.common import (add_out_and_quick, add_run_control, cached_run, out_folder, prepare_out,
                                         print_results, run_seconds, set_threads, stage_logger)
+from bertlab.family.knowledge import entity_cloze, lay_out, span_statistics, unit_starts
+from bertlab.io import atomic_write_json, atomic_write_text
+from bertlab.pretrain import PretrainOptions, pretrain
+from bertlab.recipes import recipe_options
+from bertlab.train.pretraining import accuracy_by_case, chosen_cases, correct_by_case
+from bertlab.train.run import load_run
 
 UNITS = ("token", "word", "knowledge")
 HELD_OUT_FRACTION = 0.1  # PretrainOptions' default, which the runs use: the same documents are held out here
 
 
 def _fast_cpu(name: str):
-    from bertlab.recipes import recipe_options
-
     return recipe_options("fast-cpu")[name]  # docs/recipe.md: what trains tiny furthest in CPU minutes
 
 
@@ -90,8 +96,6 @@ def plan_from_args(args) -> Plan:
 
 def pretrain_run(plan: Plan, unit: str, run_dir: Path, progress: bool) -> float:
     """Train (or reuse) the run of one masking unit; returns its training seconds."""
-    from bertlab.pretrain import PretrainOptions, pretrain
-
     options = PretrainOptions(preset=plan.preset, model_overrides=dict(plan.model_overrides), corpus=plan.corpus,
                               objective="mlm", masking_unit=unit, warmup_seq_length=plan.warmup_seq_length,
                               warmup_seq_steps=plan.warmup_seq_steps,
@@ -120,9 +124,6 @@ def held_out_data(plan: Plan, tokenizer) -> HeldOut:
     """The held-out documents of the runs' split (split_seed 0), masked once with fixed seeds."""
     import numpy as np
     import torch
-
-    from bertlab.data import PretrainingDataset, load_corpus
-    from bertlab.family.knowledge import entity_cloze, lay_out
 
     _, held_out = load_corpus(plan.corpus).split(HELD_OUT_FRACTION, seed=0)
     common = dict(max_seq_length=plan.max_seq_length, objective="mlm", seed=1)
@@ -161,10 +162,6 @@ def score(model, held_out: HeldOut) -> dict:
     """(a) held-out token-masked MLM accuracy, overall and at [MASK] positions; (b) entity-cloze token and
     whole-entity accuracy."""
     import torch
-
-    from bertlab.data.masking import IGNORE_INDEX
-    from bertlab.family.knowledge import unit_starts
-    from bertlab.train.pretraining import accuracy_by_case, chosen_cases, correct_by_case
 
     inputs = ("input_ids", "attention_mask", "token_type_ids", "labels")
     correct = total = 0
@@ -205,9 +202,6 @@ def score(model, held_out: HeldOut) -> dict:
 def training_mask_statistics(plan: Plan, tokenizer, batches: int = 8) -> dict:
     """What knowledge masking's training masks covered (first ``batches`` batches of the knowledge run)."""
     import torch
-
-    from bertlab.data import IGNORE_INDEX, PretrainingDataset, load_corpus
-    from bertlab.family.knowledge import lay_out, span_statistics
 
     train, _ = load_corpus(plan.corpus).split(HELD_OUT_FRACTION, seed=0)
     data = PretrainingDataset(train, tokenizer, max_seq_length=plan.max_seq_length, objective="mlm",
@@ -266,9 +260,6 @@ def run(args) -> int:
 
 
 def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) -> dict:
-    from bertlab.io import atomic_write_json, atomic_write_text
-    from bertlab.train.run import load_run
-
     set_threads(plan.threads)
     prepare_out(out, UNITS, fresh)
     began = time.time()

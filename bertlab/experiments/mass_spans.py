@@ -19,8 +19,17 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from bertlab.config import IGNORE_INDEX, get_preset
+from bertlab.data import get_tokenizer, load_corpus
+from bertlab.data.tokenizer import NUM_SPECIAL_TOKENS, save_tokenizer
 from bertlab.experiments.common import (add_out_and_quick, add_run_control, out_folder, prepare_out, print_results,
                                         set_threads, stage_logger)
+from bertlab.family.mass import MassConfig, MassData, MassModel, MassTask, greedy_fill, parse_span, show_reconstruction
+from bertlab.io import atomic_write_json, atomic_write_text
+from bertlab.train.checkpoint import latest_checkpoint, load_weights
+from bertlab.train.loop import TrainSettings, train
+from bertlab.train.metrics import read_metrics
+from bertlab.train.run import read_status
 from bertlab.train.runlock import clear, run_lock
 
 
@@ -79,7 +88,6 @@ def plan_from_args(args) -> Plan:
     plan = replace(plan, **{k: v for k, v in given.items() if v is not None})
     if args.spans:
         plan = replace(plan, train_spans=tuple(s.strip() for s in args.spans.split(",") if s.strip()))
-    from bertlab.family.mass import parse_span
 
     for rule in (*plan.train_spans, *plan.probe_spans, plan.greedy_span):
         parse_span(rule)  # a clear error now rather than after the first model has trained
@@ -102,13 +110,6 @@ def train_one(plan: Plan, rule: str, run_dir: Path, tokenizer, train_data, eval_
 
 def _train_one(plan: Plan, rule: str, run_dir: Path, tokenizer, train_data, eval_batches, progress: bool):
     import torch
-
-    from bertlab.config import get_preset
-    from bertlab.family.mass import MassConfig, MassModel, MassTask
-    from bertlab.io import atomic_write_json
-    from bertlab.train.checkpoint import latest_checkpoint, load_weights
-    from bertlab.train.loop import TrainSettings, train
-    from bertlab.train.run import read_status
 
     encoder = get_preset(plan.preset, **plan.model_overrides)
     encoder = encoder.replace(vocab_size=tokenizer.get_vocab_size(),
@@ -143,15 +144,11 @@ def _train_one(plan: Plan, rule: str, run_dir: Path, tokenizer, train_data, eval
 
 
 def _train_seconds(run_dir: Path) -> float:
-    from bertlab.train.metrics import read_metrics
-
     return max((float(r.get("elapsed", 0.0)) for r in read_metrics(run_dir / "metrics.jsonl").records), default=0.0)
 
 
 def trained_span_tokens(run_dir: Path) -> int:
     """How many span tokens a run was trained to predict (the sum of its logged windows)."""
-    from bertlab.train.metrics import read_metrics
-
     return int(sum(r.get("span_tokens", 0) for r in read_metrics(run_dir / "metrics.jsonl").split("train")))
 
 
@@ -160,24 +157,20 @@ def most_frequent_token_accuracy(token_ids, batches) -> float:
     import numpy as np
     import torch
 
-    from bertlab.data.tokenizer import NUM_SPECIAL_TOKENS
-
     counts = np.bincount(token_ids)
     counts[:NUM_SPECIAL_TOKENS] = 0
-    labels = torch.cat([b["labels"][b["labels"] != -100] for b in batches])
+    labels = torch.cat([b["labels"][b["labels"] != IGNORE_INDEX] for b in batches])
     return float((labels == int(counts.argmax())).float().mean())
 
 
 def greedy_scores(model, batches) -> tuple[dict, list]:
     """Token accuracy and whole-span exact match of greedy reconstruction; the predictions of each batch."""
-    from bertlab.family.mass import greedy_fill
-
     correct = tokens = exact = spans = 0
     predictions = []
     for batch in batches:
         predicted = greedy_fill(model, batch)
         predictions.append(predicted)
-        valid = batch["labels"] != -100
+        valid = batch["labels"] != IGNORE_INDEX
         hit = (predicted == batch["labels"]) & valid
         correct += int(hit.sum())
         tokens += int(valid.sum())
@@ -196,11 +189,6 @@ def run(args) -> int:
 
 
 def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) -> dict:
-    from bertlab.data import get_tokenizer, load_corpus
-    from bertlab.data.tokenizer import save_tokenizer
-    from bertlab.family.mass import MassData, MassTask, show_reconstruction
-    from bertlab.io import atomic_write_json, atomic_write_text
-
     began = time.time()
     prepare_out(out, [run_name(rule) for rule in plan.train_spans], fresh)
     say = stage_logger("mass-spans")
@@ -231,7 +219,7 @@ def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) 
                       "probes": {p: {"accuracy": s["accuracy"], "loss": s["loss"]} for p, s in scored.items()},
                       "greedy": greedy}
     results = {"plan": asdict(plan), "sentences": {"train": len(train_data), "held_out": len(held_out)},
-               "probe_span_tokens": {p: int(sum((b["labels"] != -100).sum() for b in batches))
+               "probe_span_tokens": {p: int(sum((b["labels"] != IGNORE_INDEX).sum() for b in batches))
                                      for p, batches in probes.items()},
                "baseline": {p: most_frequent_token_accuracy(train_data.tokens.ids, batches)
                             for p, batches in probes.items()},

@@ -23,7 +23,12 @@ from pathlib import Path
 
 from bertlab.experiments.common import (add_out_and_quick, add_run_control, cached_run, out_folder, prepare_out,
                                         print_results, run_seconds, set_threads, stage_logger)
-from bertlab.family.unilm import MASK_KINDS
+from bertlab.family.unilm import MASK_KINDS, generate, next_token_accuracy, original_tokens
+from bertlab.io import atomic_write_json, atomic_write_text
+from bertlab.pretrain import PretrainOptions, build_data, pretrain
+from bertlab.recipes import recipe_options
+from bertlab.train.pretraining import PretrainingTask
+from bertlab.train.run import load_run
 
 
 @dataclass
@@ -73,9 +78,6 @@ def plan_from_args(args) -> Plan:
 
 def options_for(plan: Plan, kind: str, out: Path | None, progress: bool = False):
     """The PretrainOptions of the run for mask ``kind``: the fast-cpu recipe, changed only where the plan says."""
-    from bertlab.pretrain import PretrainOptions
-    from bertlab.recipes import recipe_options
-
     values = recipe_options("fast-cpu")
     values["model_overrides"] = {**values.get("model_overrides", {}), **plan.model_overrides}
     values.update(preset="tiny", corpus=plan.corpus, objective="mlm+nsp", nsp_weight=0.0, steps=plan.steps,
@@ -90,8 +92,6 @@ def options_for(plan: Plan, kind: str, out: Path | None, progress: bool = False)
 
 def train_runs(plan: Plan, out: Path, progress: bool, say) -> dict[str, float]:
     """One run per mask in ``out/<kind>`` (finished runs with the same options are reused). Returns seconds."""
-    from bertlab.pretrain import pretrain
-
     seconds = {}
     for kind in MASK_KINDS:
         run_dir = out / kind
@@ -104,15 +104,10 @@ def train_runs(plan: Plan, out: Path, progress: bool, say) -> dict[str, float]:
 
 def held_out_batches(plan: Plan, tokenizer) -> list[dict]:
     """The held-out pairs, masked once (BERT's 80/10/10, the same masks for every run), unprepared."""
-    from bertlab.pretrain import build_data
-
     return build_data(options_for(plan, "bidirectional", None), tokenizer=tokenizer).eval_batches
 
 
 def evaluate(model, batches: list[dict]) -> dict[str, float]:
-    from bertlab.family.unilm import next_token_accuracy
-    from bertlab.train.pretraining import PretrainingTask
-
     mlm = PretrainingTask(batches).evaluate(model)
     return {"mlm_acc": mlm["mlm_acc"], "mlm_acc_mask": mlm["mlm_acc_mask"],
             "next_token_acc": next_token_accuracy(model, batches, "left-to-right")["accuracy"],
@@ -121,8 +116,6 @@ def evaluate(model, batches: list[dict]) -> dict[str, float]:
 
 def prompts(batches: list[dict], tokenizer, count: int, prompt_tokens: int = 8) -> list[dict]:
     """``count`` held-out IsNext pairs: the first word pieces of A (a prompt), A itself (a source), true B."""
-    from bertlab.family.unilm import original_tokens
-
     out = []
     batch = batches[0]
     ids, types = original_tokens(batch), batch["token_type_ids"]
@@ -184,10 +177,6 @@ def run(args) -> int:
 
 
 def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) -> dict:
-    from bertlab.family.unilm import generate
-    from bertlab.io import atomic_write_json, atomic_write_text
-    from bertlab.train.run import load_run
-
     prepare_out(out, MASK_KINDS, fresh)
     began = time.time()
     say = stage_logger("unilm-masks")

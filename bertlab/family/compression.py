@@ -40,16 +40,20 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
+from bertlab.config import IGNORE_INDEX, BertConfig
 from bertlab.io import atomic_path, atomic_write_json
+from bertlab.model import BertForPreTraining
+from bertlab.model.attention import SelfAttention
+from bertlab.model.bert import find_encoder
+from bertlab.train.run import read_run_config, write_run_config
 
 STEP_METHODS = ("int8-dynamic", "unstructured", "heads")
 DENSE_FILE, SPARSE_FILE, STEPS_FILE = "model.safetensors", "model.sparse.safetensors", "compression.json"
 
 
 def _bert(model: nn.Module) -> nn.Module:
-    from bertlab.distill.mapping import _encoder_of
-
-    return _encoder_of(model)
+    """The encoder inside ``model`` (one name to replace when a test hands in a toy encoder)."""
+    return find_encoder(model)
 
 
 def _with_step(model: nn.Module, step: dict) -> nn.Module:
@@ -76,10 +80,24 @@ def _quiet_deprecations() -> Iterator[None]:
         yield
 
 
+class SeparateProjectionAttention(SelfAttention):
+    """``SelfAttention`` whose Q, K, V are three modules called one by one: an int8 Linear has no float
+    ``weight`` to stack into the one (3H, H) product that ``SelfAttention._qkv`` makes."""
+
+    def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        B, T, _ = x.shape
+        return tuple(proj(x).view(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # 3 x (B, A, T, d)
+                     for proj in (self.query, self.key, self.value))
+
+
 def _int8_structure(model: nn.Module) -> nn.Module:
     quantize_dynamic, qconfig = _torch_ao()
     with _quiet_deprecations():  # one int8 scale per output row ("per channel"): most accurate for the same size
-        return quantize_dynamic(model, {nn.Linear: qconfig}, dtype=torch.qint8, inplace=True)
+        model = quantize_dynamic(model, {nn.Linear: qconfig}, dtype=torch.qint8, inplace=True)
+    for module in model.modules():
+        if type(module) is SelfAttention:  # the same module and state, with Q, K, V called separately
+            module.__class__ = SeparateProjectionAttention
+    return model
 
 
 def quantize_int8(model: nn.Module) -> nn.Module:
@@ -189,7 +207,7 @@ def head_importance(model: nn.Module, batches: Iterable[Mapping[str, torch.Tenso
         with head_gates(model, gates):
             out = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask"),
                         token_type_ids=batch.get("token_type_ids"), labels=batch["labels"])
-            n = int((batch["labels"] != -100).sum())
+            n = int((batch["labels"] != IGNORE_INDEX).sum())
             grads = torch.autograd.grad(out.mlm_loss * n, gates)  # each (B, A): ∂L_example / ∂ξ_h
         for total, g in zip(totals, grads):
             total += g.abs().sum(0)
@@ -342,8 +360,6 @@ def save_compressed(model: nn.Module, folder: str | Path, tokenizer_file: str | 
     unstructured) adds a CSR copy of the encoder weights, the only way such a model gets smaller on disk."""
     from safetensors.torch import save_file
 
-    from bertlab.train.run import write_run_config
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     steps = list(getattr(model, "compression_steps", []))
@@ -373,10 +389,6 @@ def load_compressed(folder: str | Path, weights: str = "dense") -> nn.Module:
     the steps are replayed to get the compressed shapes, then the tensors are loaded.
     ``weights="sparse"`` reads the CSR file instead of the dense one (same numbers)."""
     from safetensors.torch import load_file
-
-    from bertlab.config import BertConfig
-    from bertlab.model import BertForPreTraining
-    from bertlab.train.run import read_run_config
 
     folder = Path(folder)
     if weights not in ("dense", "sparse"):

@@ -27,10 +27,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from bertlab.config import BertConfig
+from bertlab.config import IGNORE_INDEX, BertConfig
+from bertlab.data.corpus import load_corpus
 from bertlab.data.datasets import derive_seed, pack_instances
-from bertlab.data.masking import IGNORE_INDEX
 from bertlab.data.pairs import Instance
+from bertlab.data.tokenized import tokenize_corpus
 from bertlab.data.tokenizer import MASK_ID, PAD_ID
 from bertlab.model.bert import BertModel, BertPreTrainedModel, masked_lm_loss
 from bertlab.model.heads import MaskedLMHead
@@ -147,9 +148,6 @@ class MassData:
     """
 
     def __init__(self, corpus, tokenizer, max_seq_length: int = 64, seed: int = 0, min_tokens: int = 4):
-        from bertlab.data.corpus import load_corpus
-        from bertlab.data.tokenized import tokenize_corpus
-
         if max_seq_length < min_tokens + 2:
             raise ValueError(f"max_seq_length {max_seq_length} leaves no room for a {min_tokens}-token sentence "
                              f"between [CLS] and [SEP]; raise it (64 suits most sentences)")

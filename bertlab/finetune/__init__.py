@@ -8,9 +8,9 @@
 - ``loop``: ``FinetuneTask`` for the shared training loop and ``finetune(options)``.
 """
 
-from bertlab.finetune.models import FINETUNE_MODEL_CLASSES, BertForClassification, load_encoder_weights
-from bertlab.finetune.pooling import POOLINGS, ScalarMix, masked_mean
 from bertlab.finetune.tasks import BUILTIN_TASKS, Example, TaskData, load_task
+from bertlab.model.classifier import FINETUNE_MODEL_CLASSES, BertForClassification, load_encoder_weights
+from bertlab.model.pooling import POOLINGS, ScalarMix, masked_mean
 
 __all__ = ["BertForClassification", "FINETUNE_MODEL_CLASSES", "load_encoder_weights", "ScalarMix", "masked_mean",
            "POOLINGS", "TaskData", "Example", "load_task", "BUILTIN_TASKS"]

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from bertlab.config import IGNORE_INDEX
 from bertlab.data.datasets import derive_seed
 from bertlab.data.tokenizer import PAD_ID, UNK_ID
 from bertlab.finetune.tasks import Example, TaskData
 
-IGNORE = -100
 _ORDER = 11  # the randomness stream of the batch order (see bertlab.data.datasets.derive_seed)
 
 
@@ -44,7 +44,7 @@ class EncodedSplit:
     @property
     def scored(self) -> int:
         """How many labels the split scores: examples, or labelled tokens for token tasks."""
-        return len(self.labels) if self.labels.ndim == 1 else int((self.labels != IGNORE).sum())
+        return len(self.labels) if self.labels.ndim == 1 else int((self.labels != IGNORE_INDEX).sum())
 
     def rows(self, index: np.ndarray) -> dict[str, torch.Tensor]:
         """A batch of the given rows, padded only to the longest of them."""
@@ -115,7 +115,7 @@ def encode_examples(examples: list[Example], tokenizer, kind: str, labels: list[
     input_ids = np.full((N, T), PAD_ID, dtype=np.int32)
     token_type_ids = np.zeros((N, T), dtype=np.int8)
     lengths = np.zeros(N, dtype=np.int64)
-    targets = np.full((N, T), IGNORE, dtype=np.int64) if kind == "token" else np.zeros(N, dtype=np.int64)
+    targets = np.full((N, T), IGNORE_INDEX, dtype=np.int64) if kind == "token" else np.zeros(N, dtype=np.int64)
     truncated = lost = 0
     for n, (example, enc) in enumerate(zip(examples, encodings)):
         k = len(enc.ids)
@@ -154,4 +154,4 @@ def encode_task(task: TaskData, tokenizer, max_seq_length: int = 128) -> Encoded
     return EncodedTask(*parts, max_seq_length=max_seq_length)
 
 
-__all__ = ["EncodedSplit", "EncodedTask", "encode_examples", "encode_task", "IGNORE"]
+__all__ = ["EncodedSplit", "EncodedTask", "encode_examples", "encode_task"]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,16 +23,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from bertlab.config import check_field_types
+from bertlab.config import IGNORE_INDEX, check_field_types, get_preset
+from bertlab.data import load_tokenizer, train_tokenizer
 from bertlab.finetune.data import EncodedSplit, EncodedTask, encode_task
 from bertlab.finetune.metrics import classification_metrics, confusion_matrix
-from bertlab.finetune.models import BertForClassification, load_encoder_weights
-from bertlab.finetune.pooling import check_pooling
 from bertlab.finetune.tasks import TaskData, load_task
 from bertlab.io import atomic_write_json
+from bertlab.model.classifier import BertForClassification, load_encoder_weights
+from bertlab.model.pooling import check_pooling
 from bertlab.train.checkpoint import save_weights
 from bertlab.train.loop import TrainResult, TrainSettings, train
-from bertlab.train.runlock import run_lock
+from bertlab.train.run import load_run, open_run, start_run
 
 MODES = ("finetune", "features")
 SELECT_METRICS = ("macro_f1", "accuracy")
@@ -63,11 +63,11 @@ class FinetuneTask:
         self._improved = False
 
     def counts(self, batch) -> dict[str, float]:
-        return {"scored": float((batch["labels"] != -100).sum())}
+        return {"scored": float((batch["labels"] != IGNORE_INDEX).sum())}
 
     def step(self, model: nn.Module, batch, totals: dict[str, float]):
         out = model(**{k: batch[k] for k in MODEL_INPUTS})
-        scored = batch["labels"] != -100
+        scored = batch["labels"] != IGNORE_INDEX
         n = float(scored.sum())
         predictions = out.logits.argmax(-1)
         stats = {"tokens": float(batch["attention_mask"].sum()), "scored": n,
@@ -112,7 +112,7 @@ def evaluate_split(model: nn.Module, split: EncodedSplit, num_labels: int, batch
         batch = {k: v.to(device) for k, v in batch.items()}
         out = model(**{k: batch[k] for k in MODEL_INPUTS})
         labels = batch["labels"]
-        loss_sum += float(out.loss) * float((labels != -100).sum())
+        loss_sum += float(out.loss) * float((labels != IGNORE_INDEX).sum())
         confusion += confusion_matrix(out.logits.argmax(-1).cpu(), labels.cpu(), num_labels)
     model.train(was_training)
     scored = max(int(confusion.sum()), 1)
@@ -121,7 +121,10 @@ def evaluate_split(model: nn.Module, split: EncodedSplit, num_labels: int, batch
 
 
 @dataclass
-class FinetuneOptions:
+class FinetuneOptions(TrainSettings):
+    """What to fine-tune on which task, on top of ``TrainSettings`` (the schedule and the bookkeeping, declared
+    there once); fine-tuning changes only some defaults."""
+
     # what to fine-tune
     task: str = "reviews-zh"  # built-in task name or the user's file / folder (see tasks.load_task)
     from_run: str | None = None  # pre-trained run folder; None = a randomly initialised encoder
@@ -140,42 +143,35 @@ class FinetuneOptions:
     test_file: str | None = None
     max_train_examples: int | None = None
     max_eval_examples: int | None = None
-    # training (see TrainSettings)
-    steps: int = 300
-    batch_size: int = 32
-    learning_rate: float | None = None  # None: DEFAULT_LR[mode]
-    warmup: float = 0.1
-    weight_decay: float = 0.01
-    eval_every: int | None = None  # None: 5 evaluations over the run
-    select_metric: str = "macro_f1"
-    precision: str = "auto"
-    device: str = "auto"
-    log_every: int = 10
-    checkpoint_every: int = 0  # 0: one checkpoint at the end
-    keep_checkpoints: bool = True  # False: delete checkpoints/ and best.safetensors at the end (model.safetensors
-    #                                 holds the best weights); saves disk in experiments with many runs
-    seed: int = 0
-    out: str | None = None
-    progress: bool = True
+    select_metric: str = "macro_f1"  # dev score that picks the kept weights
+    out: str | None = None  # run folder to create
+    # fine-tuning's defaults for TrainSettings' fields
+    steps: int = 300  # optimizer steps
+    learning_rate: float | None = None  # peak learning rate (None: DEFAULT_LR[mode])
+    warmup: float = 0.1  # warm-up: a fraction of the steps (< 1) or a number of steps (>= 1)
+    eval_every: int | None = None  # dev evaluation interval (None: 5 evaluations over the run)
+    checkpoint_every: int = 0  # checkpoint interval (0: one checkpoint at the end)
+    # checkpoints kept; 0: delete checkpoints/ and best.safetensors at the end (model.safetensors holds the best
+    # weights), which saves disk in experiments with many runs
+    keep_checkpoints: int = 1
 
     def __post_init__(self) -> None:
+        if isinstance(self.keep_checkpoints, bool):  # runs before 0.1 saved it as true / false
+            self.keep_checkpoints = int(self.keep_checkpoints)
         check_field_types(FinetuneOptions, asdict(self), "options")
+        super().__post_init__()
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.select_metric not in SELECT_METRICS:
             raise ValueError(f"select_metric must be one of {', '.join(SELECT_METRICS)}, got {self.select_metric!r}")
-        if self.steps <= 0:
-            raise ValueError(f"steps must be positive, got {self.steps}")
         self.train_settings()  # learning rate, device, intervals: refused now, before the task is read
 
     def train_settings(self) -> TrainSettings:
         eval_every = self.eval_every if self.eval_every is not None else max(1, self.steps // 5)
         lr = self.learning_rate if self.learning_rate is not None else DEFAULT_LR[self.mode]
-        return TrainSettings(steps=self.steps, batch_size=self.batch_size, learning_rate=lr, warmup=self.warmup,
-                             weight_decay=self.weight_decay, precision=self.precision, device=self.device,
-                             log_every=self.log_every, eval_every=eval_every,
-                             checkpoint_every=self.checkpoint_every, keep_checkpoints=1, seed=self.seed,
-                             progress=self.progress)
+        # checkpoints/ stays until the end; then finetune() deletes it and best.safetensors when keep_checkpoints=0
+        return super().train_settings(learning_rate=lr, eval_every=eval_every,
+                                      keep_checkpoints=max(1, self.keep_checkpoints))
 
     def user_options(self) -> dict:
         return {k: getattr(self, k) for k in ("format", "text_column", "text_pair_column", "label_column",
@@ -200,9 +196,6 @@ class EncoderSource:
 
 def resolve_source(options: FinetuneOptions, task: TaskData | None = None) -> EncoderSource:
     """The encoder of ``options``: a pre-trained run, or a preset with random weights."""
-    from bertlab.config import get_preset
-    from bertlab.train.run import load_run
-
     if options.from_run:
         run = load_run(options.from_run)
         if not hasattr(run.model, "bert"):
@@ -210,7 +203,6 @@ def resolve_source(options: FinetuneOptions, task: TaskData | None = None) -> En
         return EncoderSource(run.model_config, run.tokenizer, run.model, f"pre-trained run {options.from_run}",
                              run.config.get("options"))
     if options.tokenizer:
-        from bertlab.data import load_tokenizer
         tokenizer = load_tokenizer(options.tokenizer)
         where = f"tokenizer {options.tokenizer}"
     else:
@@ -225,8 +217,6 @@ def resolve_source(options: FinetuneOptions, task: TaskData | None = None) -> En
 
 
 def task_tokenizer(task: TaskData, vocab_size: int):
-    from bertlab.data import train_tokenizer
-
     def texts():
         for e in task.train:
             yield " ".join(e.text) if task.kind == "token" else e.text
@@ -272,17 +262,12 @@ def finetune(options: FinetuneOptions, task: TaskData | None = None, source: Enc
     """Load the task and encoder (unless given), train, keep the best-by-dev weights, score them on test.
 
     The run folder is locked from the start (one writer per run: ``bertlab.train.runlock``)."""
-    with run_lock(options.out):
-        if options.out and (Path(options.out) / "config.json").exists():
-            raise ValueError(f"{options.out} already holds a run; choose another --out or delete it")
-        return _finetune(options, task, source, encoded, callbacks)
+    with open_run(options.out, holds_run_file="config.json", hint="choose another --out or delete it") as run_dir:
+        return _finetune(options, run_dir, task, source, encoded, callbacks)
 
 
-def _finetune(options: FinetuneOptions, task: TaskData | None, source: EncoderSource | None,
+def _finetune(options: FinetuneOptions, run_dir: Path | None, task: TaskData | None, source: EncoderSource | None,
               encoded: EncodedTask | None, callbacks) -> FinetuneResult:
-    from bertlab.data import save_tokenizer
-    from bertlab.train.run import write_run_config
-
     began = time.time()
     if source is None and options.from_run:
         source = resolve_source(options)
@@ -298,18 +283,15 @@ def _finetune(options: FinetuneOptions, task: TaskData | None, source: EncoderSo
     encoded = encoded or encode_task(task, source.tokenizer, options.max_seq_length)
     model = build_model(source, task, options.mode, options.pooling, options.seed)
     settings = options.train_settings()
-    run_dir = Path(options.out) if options.out else None
-    if run_dir is not None:
-        save_tokenizer(source.tokenizer, run_dir / "tokenizer.json")
-        write_run_config(run_dir, "finetune", source.config, model_class=type(model).__name__,
-                         model_kwargs=model.model_kwargs, task=task.summary(), encoded=encoded.stats(),
-                         finetune={"mode": options.mode, "pooling": model.pooling, "encoder": source.description,
-                                   "from_run": options.from_run, "select_metric": options.select_metric},
-                         options=asdict(options), train=asdict(settings))
-    if options.progress:
-        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        print(f"{task!r}\nencoder: {source.description}; mode {options.mode}, pooling {model.pooling}; "
-              f"{trainable:,} of {model.num_parameters():,} parameters train", file=sys.stderr)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    summary = (f"{task!r}\nencoder: {source.description}; mode {options.mode}, pooling {model.pooling}; "
+               f"{trainable:,} of {model.num_parameters():,} parameters train") if options.progress else None
+    start_run(run_dir, "finetune", source.config, source.tokenizer, summary=summary,
+              model_class=type(model).__name__, model_kwargs=model.model_kwargs,
+              task=task.summary(), encoded=encoded.stats(),
+              finetune={"mode": options.mode, "pooling": model.pooling, "encoder": source.description,
+                        "from_run": options.from_run, "select_metric": options.select_metric},
+              options=asdict(options), train=asdict(settings))
     ft_task = FinetuneTask(encoded.dev, len(task.labels), options.select_metric, run_dir)
     result = train(model, ft_task, lambda step: encoded.train.batch(step, options.batch_size, options.seed), settings,
                    run_dir, callbacks=(ft_task.on_record, *callbacks))
@@ -330,7 +312,7 @@ def _finetune(options: FinetuneOptions, task: TaskData | None, source: EncoderSo
                                                                                         "macro_f1", "examples")}}
             handle.write(json.dumps(record) + "\n")
         atomic_write_json(run_dir / "results.json", out.to_json())
-        if not options.keep_checkpoints:
+        if options.keep_checkpoints == 0:
             shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
             (run_dir / "best.safetensors").unlink(missing_ok=True)
     return out

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import torch
 
-IGNORE = -100
+from bertlab.config import IGNORE_INDEX
 
 
 def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, num_labels: int) -> torch.Tensor:
     """(num_labels, num_labels) counts: row = gold label, column = prediction; -100 labels are skipped."""
-    keep = labels != IGNORE
+    keep = labels != IGNORE_INDEX
     gold, pred = labels[keep].long(), predictions[keep].long()
     return torch.bincount(gold * num_labels + pred, minlength=num_labels * num_labels).view(num_labels, num_labels)
 

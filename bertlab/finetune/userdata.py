@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bertlab.data.corpus import read_text_lines
 from bertlab.data.text import is_chinese
-from bertlab.finetune.tasks import Example, TaskData, split_examples
+from bertlab.finetune.examples import Example, TaskData, split_examples
 
 FORMATS = ("csv", "tsv", "jsonl", "conll")
 EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",

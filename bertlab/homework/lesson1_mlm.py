@@ -5,11 +5,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from bertlab.config import IGNORE_INDEX
 from bertlab.homework.grading import Report, hidden_generator, register
-from bertlab.homework.helpers import (as_tensor, close, diagnose, needs_gradient, pct, scalar, token_batch,
-                                      word_batch)
+from bertlab.homework.helpers import as_tensor, close, diagnose, needs_gradient, pct, scalar, token_batch, word_batch
 
-IGNORE = -100
 MASK_ID = 4
 NUM_SPECIAL = 5  # [PAD] [UNK] [CLS] [SEP] [MASK]
 CHANGED_ONLY = ("No labelled token reached the model unchanged: your labels are set only where the input changed. "
@@ -22,7 +21,7 @@ def labels_only_where_changed(masked: torch.Tensor, labels: torch.Tensor, origin
     """The mistake of labelling only the tokens whose input changed: among many labels, some are random
     replacements but not one is unchanged (BERT's rule leaves ~10 % of them unchanged; an answer that makes every
     chosen token [MASK] has no unchanged ones either, and another hint)."""
-    chosen = labels != IGNORE
+    chosen = labels != IGNORE_INDEX
     seen, wanted = masked[chosen], original[chosen]
     random_replaced = (seen != MASK_ID) & (seen != wanted)
     return int(chosen.sum()) > 100 and bool(random_replaced.any()) and not bool((seen == wanted).any())
@@ -58,11 +57,11 @@ def check_mlm_masking(fn, r: Report) -> None:
                    f"(input_ids.clone()) so the caller's tensor stays intact")
 
     real = ~special
-    chosen = labels != IGNORE if labels is not None else None
+    chosen = labels != IGNORE_INDEX if labels is not None else None
 
     @r.rule("labels are -100 or the original token (no other values)", required=True)
     def _():
-        ok = (labels == IGNORE) | (labels == original)
+        ok = (labels == IGNORE_INDEX) | (labels == original)
         if not ok.all():
             b, t = (~ok).nonzero()[0].tolist()
             hint = ""
@@ -103,7 +102,7 @@ def check_mlm_masking(fn, r: Report) -> None:
     def _():
         out40 = r.call(fn, original.clone(), special, V, mask_token_id=MASK_ID, mlm_probability=0.4,
                        generator=hidden_generator(1))
-        rate = float((out40[1] != IGNORE)[real].float().mean())
+        rate = float((out40[1] != IGNORE_INDEX)[real].float().mean())
         if not abs(rate - 0.4) < 0.03:
             hint = (CHANGED_ONLY if labels_only_where_changed(out40[0], out40[1], original)
                     else "use the argument instead of a fixed 0.15")
@@ -241,7 +240,7 @@ def _mlm_case(seed: int = 3):
     g = hidden_generator(seed)
     B, T, V = 4, 12, 50
     logits = torch.randn(B, T, V, generator=g) * 2
-    labels = torch.full((B, T), IGNORE)
+    labels = torch.full((B, T), IGNORE_INDEX)
     # very different numbers of labelled positions per row, so the averaging is visible
     for row, count in enumerate((1, 6, 2, 9)):
         positions = torch.randperm(T, generator=g)[:count]
@@ -257,7 +256,7 @@ def check_mlm_loss(fn, r: Report) -> None:
     given = logits.clone().requires_grad_(True)
     labels_in = labels.clone()
     out = r.call(fn, given, labels_in)
-    expected = F.cross_entropy(logits.reshape(-1, V), labels.reshape(-1), ignore_index=IGNORE)
+    expected = F.cross_entropy(logits.reshape(-1, V), labels.reshape(-1), ignore_index=IGNORE_INDEX)
     holder = {}
 
     @r.rule("returns one number as a tensor", required=True)
@@ -268,7 +267,7 @@ def check_mlm_loss(fn, r: Report) -> None:
     def _():
         value = float(holder["loss"].detach())
         if not close(value, float(expected), rel=1e-4):
-            sel = labels != IGNORE
+            sel = labels != IGNORE_INDEX
             per_pos = F.cross_entropy(logits.reshape(-1, V), labels.clamp(min=0).reshape(-1),
                                       reduction="none").reshape(B, T)
             n = int(sel.sum())
@@ -297,7 +296,7 @@ def check_mlm_loss(fn, r: Report) -> None:
         loss.backward()
         if given.grad is None:
             r.fail("backward() gave `logits` no gradient")
-        leak = given.grad[labels == IGNORE].abs().sum()
+        leak = given.grad[labels == IGNORE_INDEX].abs().sum()
         if float(leak) > 1e-7:
             r.fail("positions with label -100 received gradient: they must not take part in the loss at all")
 
@@ -308,7 +307,7 @@ def check_mlm_loss(fn, r: Report) -> None:
 
     @r.rule("a batch with nothing labelled gives 0, not nan")
     def _():
-        empty = torch.full((B, T), IGNORE)
+        empty = torch.full((B, T), IGNORE_INDEX)
         value = r.call(fn, logits.clone(), empty)
         value = float(scalar(value, r))
         if value != value or value != 0.0:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bertlab.config import BertConfig
 from bertlab.homework.grading import Report, hidden_cases, register
 from bertlab.homework.helpers import diagnose
+from bertlab.model import BertModel
 
 SHARE_MODES = ("none", "all", "attention", "ffn")
 
@@ -77,9 +79,6 @@ def _reference_encoder(H: int, I: int, L: int, share: str) -> int:  # noqa: E741
 def _counted(H: int, I: int, L: int, share: str) -> int:  # noqa: E741
     """The encoder's parameters counted on a real bertlab model (built on the meta device)."""
     import torch
-
-    from bertlab.config import BertConfig
-    from bertlab.model import BertModel
 
     config = BertConfig(vocab_size=100, hidden_size=H, intermediate_size=I, num_hidden_layers=L,
                         num_attention_heads=4 if H % 4 == 0 else 1, share_layers=share)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from bertlab.distill.losses import attention_loss
 from bertlab.homework.grading import Report, hidden_cases, hidden_generator, register
 from bertlab.homework.helpers import close, diagnose, must_raise_value_error, scalar
 
@@ -68,8 +69,6 @@ def _attention_case(seed: int = 0):
 @register("attention_loss", 4, "TinyBERT's attention loss on pre-softmax scores",
           "my_attention_loss(scores_s (B, A, T, T), scores_t (B, A, T, T), attention_mask (B, T)) -> scalar")
 def check_attention_loss(fn, r: Report) -> None:
-    from bertlab.distill.losses import attention_loss
-
     s, t, mask = _attention_case()
     s_in = s.clone().requires_grad_(True)
     t_in = t.clone().requires_grad_(True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import torch
 
+from bertlab.config import BertConfig
 from bertlab.homework.grading import Report, hidden_generator, register
 from bertlab.homework.helpers import as_tensor, must_raise_value_error
+from bertlab.model.classifier import BertForClassification
 
 
 def _padded_batch(seed: int = 0):
@@ -154,9 +156,6 @@ def check_scalar_mix(fn, r: Report) -> None:
 
 def _models():
     """Two small classifiers: [CLS] pooling (it has a pooler) and a scalar mix (it has w and γ)."""
-    from bertlab.config import BertConfig
-    from bertlab.finetune.models import BertForClassification
-
     config = BertConfig(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
                         num_attention_heads=2, max_position_embeddings=16)
     torch.manual_seed(0)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import torch
 
-from bertlab.data.masking import IGNORE_INDEX
+from bertlab.config import IGNORE_INDEX
 from bertlab.data.tokenizer import CLS_ID, MASK_ID, SEP_ID
+from bertlab.family.mass import mass_inputs
+from bertlab.family.unilm import MASK_KINDS, unilm_mask
 from bertlab.homework.grading import Report, hidden_generator, register
 from bertlab.homework.helpers import as_tensor, must_raise_value_error
 
@@ -28,8 +30,6 @@ def _unilm_batch():
 
 
 def _reference_masks(types: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
-    from bertlab.family.unilm import MASK_KINDS, unilm_mask
-
     return {kind: unilm_mask(kind, mask, types) for kind in MASK_KINDS}
 
 
@@ -129,8 +129,6 @@ def _sentences():
 
 
 def _mass_reference(ids: torch.Tensor, start: int, k: int):
-    from bertlab.family.mass import mass_inputs
-
     out = mass_inputs(ids[None], torch.tensor([start]), torch.tensor([start + k]))
     return out["input_ids"][0], out["decoder_input_ids"][0], out["labels"][0]
 

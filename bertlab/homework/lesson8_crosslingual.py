@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from bertlab.data.crosslingual import LANGUAGE_IDS, tlm_example
-from bertlab.data.masking import IGNORE_INDEX
+from bertlab.config import IGNORE_INDEX
 from bertlab.data.tokenizer import CLS_ID, MASK_ID, SEP_ID
 from bertlab.homework.grading import Report, register
 from bertlab.homework.helpers import as_tensor, close, diagnose, must_raise_value_error, scalar

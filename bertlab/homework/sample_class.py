@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bertlab.homework.grading import list_checks
 from bertlab.homework.student import lesson_sources, strip_solutions, to_notebook
+from bertlab.paths import REPO_ROOT
 
 # A typical mistake per lesson, appended as a last cell so it replaces the right answer (partly wrong).
 WRONG = {
@@ -95,8 +96,6 @@ def write_sample_class(out: Path, lesson: int = 3, tiny: bool = False, notebooks
     """Write a sample class for ``lesson`` into ``out`` (plus ``roster.txt``); returns the files written."""
     import jupytext
     import nbformat
-
-    from bertlab.paths import REPO_ROOT
 
     sources = {int(p.name[:2]): p for p in lesson_sources(notebooks or REPO_ROOT / "notebooks")}
     if lesson not in sources:

@@ -8,9 +8,10 @@
 - ``inspect``: the masking demo with an adjustable 80/10/10 split, pair tables, topic overlap,
   alternating speed measurements;
 - ``widgets``: the ipywidgets panels of the lessons, and the figures they draw;
-- ``recipes``: the training set-ups lessons share (lesson 4 distils lesson 1's model).
+- ``setups``: the training set-ups lessons share (lesson 4 distils lesson 1's model).
 """
 
+from bertlab.lessons.live import LiveCurves
 from bertlab.lessons.settings import FAST, fast_mode, fresh_run, pick, run_name, runs_dir, setup_notebook
 
 __all__ = ["FAST", "fast_mode", "pick", "runs_dir", "run_name", "fresh_run", "setup_notebook", "LiveCurves"]
@@ -18,6 +19,5 @@ __all__ = ["FAST", "fast_mode", "pick", "runs_dir", "run_name", "fresh_run", "se
 
 def __getattr__(name):  # plotly and IPython load only when a notebook asks for them
     if name == "LiveCurves":
-        from bertlab.lessons.live import LiveCurves
         return LiveCurves
     raise AttributeError(f"module 'bertlab.lessons' has no attribute {name!r}")

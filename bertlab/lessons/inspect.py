@@ -22,8 +22,11 @@ import time
 import numpy as np
 import torch
 
-from bertlab.data.masking import IGNORE_INDEX, choose_positions
+from bertlab.config import IGNORE_INDEX
+from bertlab.data.demo import mask_text
+from bertlab.data.masking import choose_positions
 from bertlab.data.tokenizer import CLS_ID, MASK_ID, NUM_SPECIAL_TOKENS, SEP_ID
+from bertlab.data.tokenizer import MASK_ID as MASK
 
 # --- fill-mask ---------------------------------------------------------------------------------------------
 
@@ -53,8 +56,6 @@ def mask_with_split(text: str, tokenizer, mlm_probability: float = 0.15, mask_fr
     the rest stay unchanged (BERT: 0.8 / 0.1 / 0.1). Returns ``mask_text``'s dict plus ``"action"`` per
     position ("mask" / "random" / "keep", None when not chosen).
     """
-    from bertlab.data.demo import mask_text
-
     if not 0 <= mask_fraction <= 1 or not 0 <= random_fraction <= 1 or mask_fraction + random_fraction > 1 + 1e-9:
         raise ValueError(f"mask_fraction {mask_fraction} + random_fraction {random_fraction} must be within [0, 1]")
     base = mask_text(text, tokenizer, whole_word=whole_word, seed=seed, language=language)  # tokens, word ids
@@ -330,8 +331,6 @@ def accuracy_by_case(model, batches, unigram_token_id: int | None = None) -> dic
     unchanged 10 %: this split shows how much comes from context. With ``unigram_token_id`` each case also gets
     ``"unigram"``: the accuracy of always guessing that token (the most frequent one) at the same positions.
     """
-    from bertlab.data.tokenizer import MASK_ID as MASK
-
     was_training = model.training
     model.eval()
     counts = {case: [0, 0, 0] for case in ("[MASK]", "random", "unchanged")}  # correct, total, unigram right

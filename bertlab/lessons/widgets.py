@@ -10,10 +10,11 @@
 from __future__ import annotations
 
 import html
-
 from dataclasses import dataclass
 
 from bertlab.analysis.fill_mask import fill_mask
+from bertlab.analysis.params import count_parameters, embedding_formula, format_count
+from bertlab.config import SHARE_MODES, BertConfig
 from bertlab.lessons.inspect import mask_with_split, masked_html
 from bertlab.lessons.live import FigureOutput
 
@@ -81,8 +82,6 @@ def masking_panel(tokenizers: dict, text: str | None = None, texts: dict | None 
 
 def parameter_breakdown(config) -> dict:
     """Numbers the ALBERT panel shows for one config: counted components and the formula."""
-    from bertlab.analysis.params import count_parameters, embedding_formula
-
     counts = count_parameters(config, head="encoder")
     formula = embedding_formula(config)
     return {"counts": counts, "formula": formula}
@@ -91,8 +90,6 @@ def parameter_breakdown(config) -> dict:
 def parameter_figure(configs: dict, title: str = "parameters by component"):
     """A stacked bar per config: word embeddings, projection, positions + segments, attention, FFN, norms."""
     import plotly.graph_objects as go
-
-    from bertlab.analysis.params import count_parameters
 
     groups = {"word embeddings (V×E)": ("word_embeddings",), "projection E→H": ("embedding_projection",),
               "positions + segments": ("position_embeddings", "token_type_embeddings"),
@@ -116,9 +113,6 @@ def albert_panel(vocab_size: int = 30000, hidden_size: int = 768, embedding_size
                  num_hidden_layers: int = 12, share_layers: str = "all"):
     """V, E, H, L and sharing → counted parameters next to BERT with the same V, H, L (a ``Panel``)."""
     import ipywidgets as w
-
-    from bertlab.analysis.params import count_parameters, format_count
-    from bertlab.config import SHARE_MODES, BertConfig
 
     style = {"description_width": "150px"}
     V = w.IntSlider(value=vocab_size, min=1000, max=50000, step=1000, description="V (vocabulary)", style=style)

@@ -44,9 +44,6 @@ class SelfAttention(nn.Module):
     def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Q, K, V, each (B, A, T, d), from one product with the stacked (3H, H) weight."""
         B, T, _ = x.shape
-        if not isinstance(self.query, nn.Linear):  # int8 modules (family/compression.py): no float weight
-            return tuple(proj(x).view(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # 3 x (B, A, T, d)
-                         for proj in (self.query, self.key, self.value))
         weight = torch.cat((self.query.weight, self.key.weight, self.value.weight))  # (3H, H)
         bias = torch.cat((self.query.bias, self.key.bias, self.value.bias))  # (3H,)
         qkv = F.linear(x, weight, bias).view(B, T, 3, self.num_heads, self.head_dim)  # (B, T, 3, A, d)
@@ -73,6 +70,6 @@ class SelfAttention(nn.Module):
             if mask is not None:
                 mask = mask.to(q.dtype)
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)  # (B, A, T, d)
-        # (B, T, A*d): heads concatenated; A*d = H unless heads were pruned (bertlab.family.compression)
+        # (B, T, A*d): heads concatenated; A*d = H unless heads were pruned (num_heads lowered)
         context = context.transpose(1, 2).reshape(B, T, self.num_heads * self.head_dim)
         return context, scores, probs

@@ -1,4 +1,4 @@
-"""BERT and ALBERT models: the encoder, the pre-training model and two fine-tuning models.
+"""BERT and ALBERT models: the encoder and the pre-training model (the classifiers are in classifier.py).
 
 Forward signatures follow transformers' ``BertModel`` / ``BertForPreTraining`` so tests and users can
 swap one for the other (``tests/test_interop.py`` checks the numbers agree).
@@ -10,14 +10,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bertlab.config import BertConfig
-from bertlab.model.dropout import Dropout
+from bertlab.config import IGNORE_INDEX, BertConfig
 from bertlab.model.embeddings import BertEmbeddings
 from bertlab.model.encoder import Encoder
 from bertlab.model.heads import MaskedLMHead, Pooler, SentencePairHead
-from bertlab.model.outputs import ClassifierOutput, EncoderOutput, PreTrainingOutput
+from bertlab.model.outputs import EncoderOutput, PreTrainingOutput
 
-IGNORE = -100  # label value for positions that carry no loss
+
+def find_encoder(model: nn.Module) -> "BertModel":
+    """The ``BertModel`` inside a task model (``model.bert``), or the model itself if it is one."""
+    inner = getattr(model, "bert", model)
+    if not hasattr(inner, "encoder") or not hasattr(inner, "embeddings"):
+        raise TypeError(f"expected a bertlab BertModel or a model with .bert, got {type(model).__name__}")
+    return inner
 
 
 class BertPreTrainedModel(nn.Module):
@@ -82,16 +87,16 @@ class BertModel(BertPreTrainedModel):
             allowed = attention_mask[:, None, None, :] if attention_mask.dim() == 2 \
                 else attention_mask[:, None, :, :]  # (B, 1, 1, T) for padding only, (B, 1, T, T) per query row
             mask = (1.0 - allowed.to(x.dtype)) * torch.finfo(x.dtype).min
-        x, hidden_states, attentions, scores = self.encoder(x, mask, output_attentions, output_hidden_states)
+        x, hidden_states, scores, attentions = self.encoder(x, mask, output_attentions, output_hidden_states)
         pooled = self.pooler(x) if self.pooler is not None else None
         return EncoderOutput(x, pooled, hidden_states, attentions, scores)
 
 
 def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy over the positions whose label is not -100 (BERT §3.1 Task #1)."""
-    if not (labels != IGNORE).any():
+    if not (labels != IGNORE_INDEX).any():
         return logits.sum() * 0.0  # no masked token in the batch: a zero that keeps the graph
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=IGNORE)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX)
 
 
 class BertForPreTraining(BertPreTrainedModel):
@@ -128,7 +133,7 @@ class BertForPreTraining(BertPreTrainedModel):
         out = PreTrainingOutput(last_hidden_state=enc.last_hidden_state, hidden_states=enc.hidden_states,
                                 attentions=enc.attentions, attention_scores=enc.attention_scores)
         if labels is not None and mlm_positions == "masked":
-            selected = labels != IGNORE  # (B, T)
+            selected = labels != IGNORE_INDEX  # (B, T)
             out.masked_lm_logits = self.mlm_logits(enc.last_hidden_state[selected])  # (N, V)
             out.masked_lm_labels = labels[selected]  # (N,)
             out.mlm_loss = masked_lm_loss(out.masked_lm_logits, out.masked_lm_labels)
@@ -139,47 +144,7 @@ class BertForPreTraining(BertPreTrainedModel):
         out.seq_relationship_logits = self.nsp(enc.pooler_output)
         if next_sentence_label is not None:
             out.nsp_loss = F.cross_entropy(out.seq_relationship_logits.float(), next_sentence_label.reshape(-1),
-                                           ignore_index=IGNORE)
+                                           ignore_index=IGNORE_INDEX)
         losses = [loss for loss in (out.mlm_loss, out.nsp_loss) if loss is not None]
         out.loss = sum(losses) if losses else None
         return out
-
-
-class BertForSequenceClassification(BertPreTrainedModel):
-    """[CLS] pooled vector -> dropout -> linear (BERT §4.1)."""
-
-    def __init__(self, config: BertConfig, num_labels: int = 2):
-        super().__init__()
-        self.config = config
-        self.num_labels = num_labels
-        self.bert = BertModel(config)
-        self.dropout = Dropout(config.hidden_dropout_prob)
-        self.classifier = nn.Linear(config.hidden_size, num_labels)
-        self.init_weights()
-
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None,
-                output_attentions=False, output_hidden_states=False) -> ClassifierOutput:
-        enc = self.bert(input_ids, attention_mask, token_type_ids, output_attentions, output_hidden_states)
-        logits = self.classifier(self.dropout(enc.pooler_output))  # (B, num_labels)
-        loss = F.cross_entropy(logits, labels, ignore_index=IGNORE) if labels is not None else None
-        return ClassifierOutput(loss, logits, enc.hidden_states, enc.attentions, enc.attention_scores)
-
-
-class BertForTokenClassification(BertPreTrainedModel):
-    """A label per token from the top layer (BERT §4.3, e.g. NER)."""
-
-    def __init__(self, config: BertConfig, num_labels: int = 2):
-        super().__init__()
-        self.config = config
-        self.num_labels = num_labels
-        self.bert = BertModel(config, add_pooler=False)
-        self.dropout = Dropout(config.hidden_dropout_prob)
-        self.classifier = nn.Linear(config.hidden_size, num_labels)
-        self.init_weights()
-
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None,
-                output_attentions=False, output_hidden_states=False) -> ClassifierOutput:
-        enc = self.bert(input_ids, attention_mask, token_type_ids, output_attentions, output_hidden_states)
-        logits = self.classifier(self.dropout(enc.last_hidden_state))  # (B, T, num_labels)
-        loss = masked_lm_loss(logits, labels) if labels is not None else None
-        return ClassifierOutput(loss, logits, enc.hidden_states, enc.attentions, enc.attention_scores)

@@ -58,6 +58,7 @@ class Encoder(nn.Module):
             x = self.final_norm(x)
             if output_hidden_states:
                 hidden_states[-1] = x
+        # the order of every layer's tuple: output first, then what was asked for, scores before probabilities
         return (x, tuple(hidden_states) if output_hidden_states else None,
-                tuple(probs_per_layer) if output_attentions else None,
-                tuple(scores_per_layer) if output_attentions else None)
+                tuple(scores_per_layer) if output_attentions else None,
+                tuple(probs_per_layer) if output_attentions else None)

@@ -1,5 +1,5 @@
-"""``bertlab reproduce``: the claims of ALGORITHMS.md §8 checked on the built-in corpora at small scale, in
-one command and one report (Markdown + PNG figures + JSON of every number).
+"""``bertlab reproduce``: the claims of docs/algorithms.md ("The claims bertlab checks") checked on the
+built-in corpora at small scale, in one command and one report (Markdown + PNG figures + JSON of every number).
 
     from bertlab.reproduce import reproduce
     from bertlab.reproduce.budget import plan
@@ -18,24 +18,21 @@ import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bertlab.reproduce import claims, external
+from bertlab.reproduce.claims import Context, not_run
+from bertlab.reproduce.report import command_line, machine, write_report
+
 
 def claim_function(claim: int):
     """The function that checks ``claim``; claims 5 and 6 need other engineers' experiment modules, and an
     import error there becomes a "not run" result rather than a failure of the whole report."""
-    from bertlab.reproduce import claims
-
     if claim in (5, 6):
-        from bertlab.reproduce import external
-
         return getattr(external, f"claim_{claim}")
     return getattr(claims, f"claim_{claim}")
 
 
 def reproduce(plan, out: str | Path, runs: str | Path | None = None, progress: bool = False, command: str | None = None, log=None) -> dict:
     """Run the planned claims, write ``out/report.md``, ``out/results.json`` and figures; return the results."""
-    from bertlab.reproduce.claims import Context, not_run
-    from bertlab.reproduce.report import command_line, machine, write_report
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     began = time.time()
@@ -45,7 +42,7 @@ def reproduce(plan, out: str | Path, runs: str | Path | None = None, progress: b
     ctx = Context(plan, out, runs, progress=progress, log=log)
     results = {"command": command or command_line(), "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                "machine": machine(), "plan": plan.to_dict(), "runs": str(ctx.runs), "claims": [], "errors": {}}
-    claims = []
+    checked = []
     for claim in plan.claims:
         t0 = time.time()
         log(f"claim {claim}")
@@ -58,12 +55,12 @@ def reproduce(plan, out: str | Path, runs: str | Path | None = None, progress: b
             result = not_run(claim, f"{type(err).__name__}: {err}".splitlines()[0][:300])
         result.seconds = time.time() - t0
         log(f"claim {claim}: {result.verdict} ({result.seconds:.0f} s)")
-        claims.append(result)
-    results["claims"] = [c.to_dict() for c in claims]
+        checked.append(result)
+    results["claims"] = [c.to_dict() for c in checked]
     results["pretraining_runs"] = ctx.all_runs()
     results["seconds"] = time.time() - began
-    write_report(out, results, claims)
-    results["claim_results"] = claims  # for the caller (not in results.json)
+    write_report(out, results, checked)
+    results["claim_results"] = checked  # for the caller (not in results.json)
     return results
 
 

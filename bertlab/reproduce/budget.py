@@ -11,6 +11,11 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field, replace
 
+from bertlab.config import IGNORE_INDEX, get_preset
+from bertlab.experiments import distill_vs_scratch as dvs
+from bertlab.model import BertForPreTraining
+from bertlab.train.device import pick_device
+
 CLAIMS = (1, 2, 3, 4, 5, 6)
 # the variants of the reference run that each of claims 1-4 adds (claim 1 needs only the reference)
 VARIANTS = {1: (), 2: ("factorized",), 3: ("shared",), 4: ("static", "no-nsp")}
@@ -115,10 +120,6 @@ def measure_seconds_per_step(scale: Scale, repeats: int = 3) -> float:
     batch of the planned shape; the first step (allocation, warm-up) is not counted."""
     import torch
 
-    from bertlab.config import get_preset
-    from bertlab.model import BertForPreTraining
-    from bertlab.train.device import pick_device
-
     device = pick_device(scale.device)
     config = get_preset(scale.preset, **scale.overrides).replace(vocab_size=scale.vocab_size)
     model = BertForPreTraining(config).to(device)
@@ -126,7 +127,7 @@ def measure_seconds_per_step(scale: Scale, repeats: int = 3) -> float:
     g = torch.Generator().manual_seed(0)
     B, T = scale.batch_size, scale.max_seq_length
     ids = torch.randint(5, scale.vocab_size, (B, T), generator=g)
-    labels = torch.where(torch.rand(B, T, generator=g) < 0.15, ids, torch.full_like(ids, -100))
+    labels = torch.where(torch.rand(B, T, generator=g) < 0.15, ids, torch.full_like(ids, IGNORE_INDEX))
     batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "token_type_ids": torch.zeros_like(ids),
              "labels": labels, "next_sentence_label": torch.randint(0, 2, (B,), generator=g)}
     batch = {k: v.to(device) for k, v in batch.items()}
@@ -195,8 +196,6 @@ def distill_factor(p: Plan, probe) -> tuple[float, float]:
     of its teacher and student shapes measured now: teacher steps, then per seed a distilled student (student
     step + a teacher forward ≈ 1/3 teacher step) and a scratch student, then fine-tuning every model and the
     random-weights references (teacher shape once, student shape per seed)."""
-    from bertlab.experiments import distill_vs_scratch as dvs
-
     if p.quick:
         return 1.0, None  # external.distill_plan uses its QUICK plan (halved); not estimated
     d = dvs.Plan()

@@ -1,5 +1,5 @@
-"""The claims of ALGORITHMS.md §8, one function each: run the experiment, compare with the seed spread,
-return a ``ClaimResult`` with our numbers beside the papers'.
+"""The claims of docs/algorithms.md ("The claims bertlab checks"), one function each: run the experiment,
+compare with the seed spread, return a ``ClaimResult`` with our numbers beside the papers'.
 
 Claims 1–4 share the pre-training runs of ``bertlab.reproduce.runs`` (trained once, on first use); claim 5
 calls ``bertlab.experiments.distill_vs_scratch.run_plan`` and claim 6 ``bertlab.experiments.application_modes``.
@@ -16,8 +16,12 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bertlab.analysis.params import embedding_formula
+from bertlab.config import BertConfig
 from bertlab.reproduce import figures as fig
+from bertlab.reproduce.runs import evaluate, held_out_batches, run_variant, time_steps
 from bertlab.reproduce.verdicts import beats, mean, not_worse, spread, word
+from bertlab.train.metrics import read_metrics
 
 TITLES = {
     1: "MLM and NSP learn (vs the unigram and 50 % baselines)",
@@ -27,7 +31,7 @@ TITLES = {
     5: "TinyBERT-distilled student vs the same student from scratch vs the teacher",
     6: "Fine-tuning vs feature extraction on single-text and pair tasks",
 }
-# what ALGORITHMS.md states (RoBERTa Table 1 values are the published table's); anything else: "not stated"
+# what the papers state (RoBERTa Table 1 values are the published table's); anything else: "not stated"
 PAPER = {
     1: {"NSP accuracy in pre-training (BERT)": "97–98 %", "MLM accuracy": "not stated"},
     2: {"embedding parameters, V=30k H=768 (ALBERT §3.1)": "V×H 23.0M → V×E + E×H 3.9M at E=128",
@@ -93,8 +97,6 @@ class Context:
         self._runs: dict = {}
 
     def outcomes(self, variant: str) -> list:
-        from bertlab.reproduce.runs import run_variant
-
         if variant not in self._runs:
             outs = []
             for seed in self.plan.seeds:
@@ -134,8 +136,6 @@ def _unigram_mask(outcomes) -> list:
 
 
 def _first_train(run_dir: str, metric: str):
-    from bertlab.train.metrics import read_metrics
-
     rows = [r for r in read_metrics(Path(run_dir) / "metrics.jsonl").split("train") if metric in r]
     return rows[0][metric] if rows else None
 
@@ -199,8 +199,6 @@ def _verdict(exact_parts: bool, measured_part: bool, learned_ok: bool) -> tuple:
 def _config(outcome):
     import json
 
-    from bertlab.config import BertConfig
-
     return BertConfig.from_dict(json.loads((Path(outcome.run_dir) / "config.json").read_text())["model"])
 
 
@@ -238,8 +236,6 @@ def _parameter_figure(title: str, ref, var, var_label: str):
 
 
 def claim_2(ctx: Context) -> ClaimResult:
-    from bertlab.analysis.params import embedding_formula
-
     ref, fac = ctx.outcomes("reference"), ctx.outcomes("factorized")
     cfac = _config(fac[0])
     V, H, E = cfac.vocab_size, cfac.hidden_size, cfac.E
@@ -277,8 +273,6 @@ def claim_2(ctx: Context) -> ClaimResult:
 
 
 def claim_3(ctx: Context) -> ClaimResult:
-    from bertlab.reproduce.runs import time_steps
-
     ref, sh = ctx.outcomes("reference"), ctx.outcomes("shared")
     cref, csh = _config(ref[0]), _config(sh[0])
     L = csh.num_hidden_layers
@@ -325,8 +319,6 @@ def claim_3(ctx: Context) -> ClaimResult:
 # --- claim 4 ------------------------------------------------------------------------------------------------
 
 def claim_4(ctx: Context) -> ClaimResult:
-    from bertlab.reproduce.runs import evaluate, held_out_batches
-
     ref, st, nn = ctx.outcomes("reference"), ctx.outcomes("static"), ctx.outcomes("no-nsp")
     dyn_acc, st_acc = _mask_acc(ref), _mask_acc(st)  # at [MASK] positions
     c_static = not_worse(dyn_acc, st_acc)

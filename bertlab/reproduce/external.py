@@ -9,10 +9,11 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from bertlab.experiments import application_modes as am
+from bertlab.experiments import distill_vs_scratch as dvs
 from bertlab.reproduce import figures as fig
 from bertlab.reproduce.claims import LEARNED, PAPER, PAPER_SHORT, TITLES, ClaimResult, Context, _pct, _pm
 from bertlab.reproduce.verdicts import beats, mean, not_worse, word
-
 
 QUICK_FACTOR = 0.5  # --quick: half of distill-vs-scratch's own QUICK steps, NSP as the downstream measure
 
@@ -20,8 +21,6 @@ QUICK_FACTOR = 0.5  # --quick: half of distill-vs-scratch's own QUICK steps, NSP
 def distill_plan(plan):
     """distill-vs-scratch's plan for this budget: for --quick its QUICK plan halved, scored by the NSP head
     (fine-tuning five models is most of its time); otherwise its recipe scaled to the claim's minutes."""
-    from bertlab.experiments import distill_vs_scratch as dvs
-
     if plan.quick:
         base = replace(dvs.QUICK.scaled(QUICK_FACTOR), downstream="nsp")
     else:
@@ -30,8 +29,6 @@ def distill_plan(plan):
 
 
 def claim_5(ctx: Context) -> ClaimResult:
-    from bertlab.experiments import distill_vs_scratch as dvs
-
     dplan = distill_plan(ctx.plan)
     out = ctx.runs / "claim5"
     ctx.log(f"distill-vs-scratch: teacher {dplan.teacher_steps} steps, students {dplan.student_steps} steps, "
@@ -100,8 +97,6 @@ def application_args(budget: dict, out: Path, seed: int, from_run: str | None):
     """The argparse namespace of ``bertlab experiment application-modes`` for this budget."""
     import argparse
 
-    from bertlab.experiments import application_modes as am
-
     parser = argparse.ArgumentParser()
     am.add_arguments(parser)
     argv = ["--out", str(out), "--no-random", "--seed", str(seed), "--pretrain-steps", str(budget["pretrain_steps"]),
@@ -115,8 +110,6 @@ def application_args(budget: dict, out: Path, seed: int, from_run: str | None):
 
 
 def claim_6(ctx: Context) -> ClaimResult:
-    from bertlab.experiments import application_modes as am
-
     budget = ctx.plan.application
     per_seed, pretrained, reused = [], None, 0
     for seed in ctx.plan.seeds:

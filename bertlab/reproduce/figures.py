@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bertlab.train.metrics import read_metrics
+
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
@@ -18,8 +20,6 @@ def curves(title: str, groups: dict, metric: str, split: str = "train", baseline
     """One line per run: ``groups`` maps a label (one colour) to run folders (one per seed, dashed after the
     first). ``baseline`` = (label, value) draws a horizontal line."""
     import plotly.graph_objects as go
-
-    from bertlab.train.metrics import read_metrics
 
     fig = go.Figure()
     for i, (label, run_dirs) in enumerate(groups.items()):

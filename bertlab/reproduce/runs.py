@@ -16,7 +16,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bertlab.analysis.params import count_parameters
+from bertlab.config import IGNORE_INDEX
+from bertlab.data import PretrainingDataset, save_tokenizer
+from bertlab.model import BertForPreTraining
+from bertlab.pretrain import PretrainOptions, build_data, model_config, task_and_baselines
 from bertlab.reproduce.budget import Scale
+from bertlab.train.device import pick_device
+from bertlab.train.loop import train
+from bertlab.train.pretraining import PretrainingTask
+from bertlab.train.run import write_run_config
 from bertlab.train.runlock import clear, run_lock
 
 VARIANT_LABELS = {"reference": "BERT (E = H, not shared, dynamic, MLM + NSP)", "factorized": "factorized E < H",
@@ -47,8 +56,6 @@ class RunOutcome:
 
 
 def options_for(scale: Scale, variant: str, seed: int, out: Path | None, progress: bool = False):
-    from bertlab.pretrain import PretrainOptions
-
     if variant not in VARIANT_LABELS:
         raise ValueError(f"unknown variant {variant!r}")
     return PretrainOptions(
@@ -73,13 +80,6 @@ def run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, progress: 
 
 def _run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, options) -> RunOutcome:
     import torch
-
-    from bertlab.analysis.params import count_parameters
-    from bertlab.data import PretrainingDataset, save_tokenizer
-    from bertlab.model import BertForPreTraining
-    from bertlab.pretrain import build_data, model_config, task_and_baselines
-    from bertlab.train.loop import train
-    from bertlab.train.run import write_run_config
 
     data = build_data(options)
     train_data, dupe_factor = data.train, None
@@ -110,8 +110,6 @@ def _run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, options) 
 
 def held_out_batches(scale: Scale, objective: str) -> list:
     """The held-out batches every run of ``objective`` is evaluated on (split_seed 0)."""
-    from bertlab.pretrain import build_data
-
     options = options_for(scale, "no-nsp" if objective == "mlm" else "reference", 0, None)
     return build_data(options).eval_batches
 
@@ -119,8 +117,6 @@ def held_out_batches(scale: Scale, objective: str) -> list:
 def evaluate(model, batches: list) -> dict:
     """Held-out MLM (and NSP, where the batches have labels) metrics of ``model`` on ``batches``."""
     import torch
-
-    from bertlab.train.pretraining import PretrainingTask
 
     was_training = model.training
     model.eval()
@@ -135,9 +131,6 @@ def time_steps(configs: dict, scale: Scale, repeats: int = 5) -> dict:
     interleaved (A, B, A, B, ...) on the same random batch so that machine load hits them alike."""
     import torch
 
-    from bertlab.model import BertForPreTraining
-    from bertlab.train.device import pick_device
-
     device = pick_device(scale.device)
     g = torch.Generator().manual_seed(0)
     B, T = scale.batch_size, scale.max_seq_length
@@ -146,7 +139,7 @@ def time_steps(configs: dict, scale: Scale, repeats: int = 5) -> dict:
         torch.manual_seed(0)
         models[name] = BertForPreTraining(config).to(device)
     ids = torch.randint(5, min(c.vocab_size for c in configs.values()), (B, T), generator=g)
-    labels = torch.where(torch.rand(B, T, generator=g) < 0.15, ids, torch.full_like(ids, -100))
+    labels = torch.where(torch.rand(B, T, generator=g) < 0.15, ids, torch.full_like(ids, IGNORE_INDEX))
     batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "token_type_ids": torch.zeros_like(ids),
              "labels": labels, "next_sentence_label": torch.randint(0, 2, (B,), generator=g)}
     batch = {k: v.to(device) for k, v in batch.items()}

@@ -10,12 +10,13 @@ pure function of k, and the RNG after step k is checkpointed), and a stop when t
 from __future__ import annotations
 
 import math
+import shutil
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 import torch
 from torch import nn
@@ -50,56 +51,84 @@ class Task(Protocol):
 
 @dataclass
 class TrainSettings:
+    """How a run trains: the schedule, the optimizer, precision and bookkeeping. Declared once, here: the options
+    of pre-training, distillation and fine-tuning extend this class, so every trainer accepts every field (and
+    every ``bertlab`` training command its flag, generated from these fields; each comment is the flag's help).
+    A method may leave a field None ("decided by the pipeline", e.g. the teacher's batch size); the loop itself
+    gets a complete ``train_settings()``."""
+
     steps: int = 1000  # optimizer steps
-    batch_size: int = 32  # global batch (all ranks, all accumulation micro-batches)
-    learning_rate: float = 1e-3
-    warmup: float = 0.06  # warm-up length: a fraction of steps (< 1) or a number of steps (>= 1)
-    # the fraction of all steps, at the end, over which the learning rate decays linearly to zero; until then it
-    # holds at its peak. 1.0 = BERT's decay from the end of warm-up; e.g. 0.3 = warm-up, stable, decay
-    # ("WSD", Hu et al. 2024, MiniCPM §4.1)
+    batch_size: int = 32  # global batch (all processes, all accumulation micro-batches)
+    learning_rate: float = 1e-3  # peak learning rate
+    warmup: float = 0.06  # warm-up: a fraction of the steps (< 1) or a number of steps (>= 1)
+    # decay the learning rate linearly to 0 over this last fraction of the steps, holding the peak before: 1 = BERT's
+    # decay from the end of warm-up; e.g. 0.3 = warm-up, stable, decay ("WSD", Hu et al. 2024, MiniCPM §4.1)
     lr_decay: float = 1.0
-    weight_decay: float = 0.01  # AdamW decay, not applied to biases and LayerNorm weights
-    max_grad_norm: float = 1.0  # clip the global gradient norm (0 = off)
+    weight_decay: float = 0.01  # AdamW weight decay (not on biases and LayerNorm weights)
+    max_grad_norm: float = 1.0  # clip the global gradient norm to this (0 = no clipping)
     grad_accumulation: int = 1  # micro-batches per optimizer step
-    precision: str = "auto"  # auto | fp32 | bf16
+    precision: str = "auto"  # auto (bf16 autocast on CUDA, fp32 elsewhere) | fp32 | bf16
     device: str = "auto"  # auto (cuda > mps > cpu) | cpu | cuda | mps
     compile: bool = False  # torch.compile the model (helps on GPUs; no gain on CPU)
-    log_every: int = 10
-    eval_every: int = 0  # 0 = evaluate only at the end
-    checkpoint_every: int = 200  # 0 = only at the end
-    keep_checkpoints: int = 2
-    seed: int = 0
-    progress: bool = True
+    log_every: int = 10  # metrics.jsonl line interval (steps)
+    eval_every: int = 0  # held-out evaluation interval (0 = only at the end)
+    checkpoint_every: int = 200  # checkpoint interval (0 = only at the end)
+    keep_checkpoints: int = 2  # newest checkpoints kept (0 = keep one while training, delete it when finished)
+    seed: int = 0  # seed of the initial weights, the batch order and the masks
+    progress: bool = True  # a progress bar on stderr
 
     def __post_init__(self) -> None:
+        if isinstance(self.keep_checkpoints, bool):  # fine-tuning runs before 0.1 stored it as true / false
+            self.keep_checkpoints = int(self.keep_checkpoints)
+        self.check_schedule()
+
+    def check_schedule(self) -> None:
+        """Clear errors for impossible values, naming the field and its flag (a None is left for the pipeline to
+        fill in: ``train_settings()`` checks again once it is)."""
+        def given(name):
+            return getattr(self, name) is not None
+
         for name, flag in (("learning_rate", "--lr"), ("warmup", "--warmup"), ("lr_decay", "--lr-decay"),
                            ("weight_decay", "--weight-decay"), ("max_grad_norm", "--max-grad-norm")):
             value = getattr(self, name)
+            if value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"{name} ({flag}) must be a finite number, got {value!r}")
-        if self.steps <= 0:
+        if given("steps") and self.steps <= 0:
             raise ValueError(f"steps must be a positive number, got {self.steps}")
         for name, flag in (("checkpoint_every", "--checkpoint-every"), ("eval_every", "--eval-every")):
-            if getattr(self, name) < 0:
+            if given(name) and getattr(self, name) < 0:
                 raise ValueError(f"{name} ({flag}) must be 0 (only at the end) or a positive number of steps, "
                                  f"got {getattr(self, name)}")
-        if self.log_every < 1 or self.keep_checkpoints < 1:
-            raise ValueError(f"log_every ({self.log_every}) and keep_checkpoints ({self.keep_checkpoints}) must be "
-                             f"at least 1")
-        if self.batch_size <= 0 or self.grad_accumulation <= 0:
+        if self.log_every < 1:
+            raise ValueError(f"log_every (--log-every) must be at least 1, got {self.log_every}")
+        if self.keep_checkpoints < 0:
+            raise ValueError(f"keep_checkpoints (--keep-checkpoints) is a number of checkpoints (0 = delete them "
+                             f"when the run finishes), got {self.keep_checkpoints!r}")
+        if given("batch_size") and (self.batch_size <= 0 or self.grad_accumulation <= 0):
             raise ValueError(f"batch_size ({self.batch_size}) and grad_accumulation ({self.grad_accumulation}) "
                              f"must be positive")
-        if self.batch_size % self.grad_accumulation:
+        if given("batch_size") and self.batch_size % self.grad_accumulation:
             raise ValueError(f"batch_size {self.batch_size} is not divisible by grad_accumulation "
                              f"{self.grad_accumulation}")
-        if self.learning_rate <= 0:
+        if given("learning_rate") and self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        if self.warmup < 0:
+        if given("warmup") and self.warmup < 0:
             raise ValueError(f"warmup must be >= 0, got {self.warmup}")
         if not 0 < self.lr_decay <= 1:
             raise ValueError(f"lr_decay is the fraction of the steps over which the learning rate decays: "
                              f"between 0 (exclusive) and 1, got {self.lr_decay}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.max_grad_norm < 0:
+            raise ValueError(f"max_grad_norm must be >= 0 (0 = no clipping), got {self.max_grad_norm}")
         check_device(self.device)
+
+    def train_settings(self, **resolved) -> "TrainSettings":
+        """The plain ``TrainSettings`` of these options (``resolved`` fills in what a method left None)."""
+        values = {f.name: getattr(self, f.name) for f in fields(TrainSettings)}
+        return TrainSettings(**{**values, **resolved})
 
     @property
     def warmup_steps(self) -> int:
@@ -132,6 +161,18 @@ def make_optimizer(model: nn.Module, settings: TrainSettings) -> torch.optim.Ada
 
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient norm became NaN or infinite: the loop stopped without saving those weights."""
+
+
+def summed_stats(batches: Sequence[Batch], model: nn.Module, stats_of: Callable[[Batch], dict[str, float]]
+                 ) -> dict[str, float]:
+    """The additive statistics ``stats_of(batch)`` summed over ``batches`` (each moved to ``model``'s device): what
+    a task's ``evaluate`` turns into held-out metrics with its ``summarize``."""
+    device = next(model.parameters()).device
+    sums: dict[str, float] = {}
+    for batch in batches:
+        for k, v in stats_of({k: v.to(device) for k, v in batch.items()}).items():
+            sums[k] = sums.get(k, 0.0) + v
+    return sums
 
 
 @dataclass
@@ -194,7 +235,7 @@ def train(model: nn.Module, task: Task, batch_fn: Callable[[int], Batch], settin
         nonlocal saved
         if run_dir is not None and info.is_main and saved != step:
             save_checkpoint(run_dir, step, model, optimizer, {"settings": asdict(settings)},
-                            keep=settings.keep_checkpoints)
+                            keep=max(1, settings.keep_checkpoints))
             saved = step
 
     bar = None
@@ -299,6 +340,8 @@ def train(model: nn.Module, task: Task, batch_fn: Callable[[int], Batch], settin
     checkpoint(step)
     if run_dir is not None and info.is_main:
         save_weights(model, run_dir / "model.safetensors")
+        if settings.keep_checkpoints == 0 and result.status == "finished":
+            shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # asked for: the weights are all it keeps
     write_status(result.status, step)
     if logger:
         logger.close()

@@ -18,8 +18,10 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from bertlab.data.masking import CASE_NAMES, IGNORE_INDEX, masking_cases
-from bertlab.train.loop import Batch
+from bertlab.config import IGNORE_INDEX
+from bertlab.data.attention_masks import check_kind, unilm_mask
+from bertlab.data.masking import CASE_NAMES, masking_cases
+from bertlab.train.loop import Batch, summed_stats
 
 # position_ids and language_ids: XLM's TLM batches (bertlab.data.crosslingual); absent from BERT's
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "labels", "next_sentence_label", "position_ids",
@@ -74,8 +76,6 @@ class PretrainingTask:
 
     def __init__(self, eval_batches: Sequence[Batch] = (), nsp_weight: float = 1.0,
                  attention_mask_kind: str = "bidirectional", unigram_token_id: int | None = None):
-        from bertlab.family.unilm import check_kind
-
         self.eval_batches = list(eval_batches)
         self.nsp_weight = nsp_weight
         self.attention_mask_kind = check_kind(attention_mask_kind)  # UNILM §2.2; batches come prepared for it
@@ -92,7 +92,6 @@ class PretrainingTask:
     def _forward(self, model: nn.Module, batch: Batch):
         inputs = {k: batch[k] for k in MODEL_INPUTS if k in batch}
         if self.attention_mask_kind != "bidirectional":  # (B, T) padding mask -> UNILM's (B, T, T) mask
-            from bertlab.family.unilm import unilm_mask
 
             inputs["attention_mask"] = unilm_mask(self.attention_mask_kind, batch["attention_mask"],
                                                   batch["token_type_ids"])
@@ -140,12 +139,8 @@ class PretrainingTask:
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         if not self.eval_batches:
             return {}
-        device = next(model.parameters()).device
-        sums: dict[str, float] = {}
-        for batch in self.eval_batches:
-            batch = {k: v.to(device) for k, v in batch.items()}
-            for k, v in self.batch_stats(self._forward(model, batch), batch).items():
-                sums[k] = sums.get(k, 0.0) + v
+        sums = summed_stats(self.eval_batches, model,
+                            lambda batch: self.batch_stats(self._forward(model, batch), batch))
         metrics = {**self.summarize(sums), **self.unigram}
         metrics["examples"] = sum(int(b["input_ids"].shape[0]) for b in self.eval_batches)
         return metrics

@@ -24,7 +24,7 @@ from torch import nn
 
 from bertlab.data.crosslingual import side_batch
 from bertlab.data.tokenizer import CLS_ID, SEP_ID
-from bertlab.train.loop import Batch
+from bertlab.train.loop import Batch, summed_stats
 
 RANKING_SCALE = 20.0  # s: cosines lie in [-1, 1]; a softmax over them needs a sharper scale to train
 ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "language_ids")
@@ -87,12 +87,7 @@ class RankingTask:
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         if not self.eval_batches:
             return {}
-        device = next(model.parameters()).device
-        sums: dict[str, float] = {}
-        for batch in self.eval_batches:
-            _, stats = self.batch_stats(model, {k: v.to(device) for k, v in batch.items()})
-            for k, v in stats.items():
-                sums[k] = sums.get(k, 0.0) + v
+        sums = summed_stats(self.eval_batches, model, lambda batch: self.batch_stats(model, batch)[1])
         return {**self.summarize(sums), "examples": sums["pairs"]}
 
 

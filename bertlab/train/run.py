@@ -6,33 +6,31 @@ settings. It loads only safetensors and JSON, and only classes from a fixed list
 
 from __future__ import annotations
 
-import importlib
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
 
 from bertlab.config import BertConfig
-from bertlab.data.tokenizer import read_tokenizer_file
+from bertlab.data.tokenizer import read_tokenizer_file, save_tokenizer
+from bertlab.distill.models import DISTILL_MODEL_CLASSES
 from bertlab.io import atomic_write_json
+from bertlab.model import BertForPreTraining, BertForSequenceClassification, BertForTokenClassification, BertModel
+from bertlab.model.classifier import FINETUNE_MODEL_CLASSES
 from bertlab.train.checkpoint import load_weights, resumable_checkpoint
 from bertlab.train.metrics import Metrics, read_metrics
+from bertlab.train.runlock import run_lock
 
 
 def model_classes() -> dict[str, type[nn.Module]]:
     """The model classes a run folder may name (a fixed list: nothing is imported by name from disk)."""
-    from bertlab import model as m
-
-    classes = {cls.__name__: cls for cls in (m.BertForPreTraining, m.BertForSequenceClassification,
-                                             m.BertForTokenClassification, m.BertModel)}
-    for module, name in (("bertlab.finetune.models", "FINETUNE_MODEL_CLASSES"),
-                         ("bertlab.distill.trainer", "DISTILL_MODEL_CLASSES")):
-        try:
-            classes.update(getattr(importlib.import_module(module), name))
-        except ImportError:
-            pass  # that part of bertlab is not installed / built yet
-    return classes
+    classes = {cls.__name__: cls for cls in (BertForPreTraining, BertForSequenceClassification,
+                                             BertForTokenClassification, BertModel)}
+    return {**classes, **FINETUNE_MODEL_CLASSES, **DISTILL_MODEL_CLASSES}
 
 
 def write_run_config(run_dir: str | Path, kind: str, model_config: BertConfig, model_class: str = "BertForPreTraining",
@@ -42,6 +40,32 @@ def write_run_config(run_dir: str | Path, kind: str, model_config: BertConfig, m
             "model": model_config.to_dict(), **sections}
     atomic_write_json(Path(run_dir) / "config.json", data)
     return data
+
+
+@contextmanager
+def open_run(out: str | Path | None, resume: bool = False, holds_run_file: str = "checkpoints",
+             hint: str = "continue it with --resume or choose another --out") -> Iterator[Path | None]:
+    """Hold ``out``'s writer lock for the ``with`` block (``bertlab.train.runlock``: one writer per run folder;
+    a failed start takes back what it wrote) and refuse a folder that already holds a run (``holds_run_file``
+    exists in it) unless resuming. Every run kind opens its folder here, before any slow work."""
+    with run_lock(out) as run_dir:
+        if run_dir is not None and not resume and (run_dir / holds_run_file).exists():
+            raise ValueError(f"{run_dir} already holds a run; {hint}")
+        yield run_dir
+
+
+def start_run(run_dir: Path | None, kind: str, model_config: BertConfig, tokenizer, resume: bool = False,
+              summary: str | None = None, **config) -> None:
+    """Start a run of ``kind`` in the folder ``open_run`` gave (None: a run that writes nothing): a new run
+    writes ``tokenizer.json`` and ``config.json`` (``config``: ``model_class``, ``model_kwargs`` and the sections
+    of ``write_run_config``); a resumed one keeps what is there. ``summary`` goes to stderr (the run's one-line
+    description: data, model size, baselines)."""
+    if run_dir is not None and not resume:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_tokenizer(tokenizer, run_dir / "tokenizer.json")
+        write_run_config(run_dir, kind, model_config, **config)
+    if summary:
+        print(summary, file=sys.stderr)
 
 
 @dataclass

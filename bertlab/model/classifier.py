@@ -8,9 +8,9 @@
   loop's optimizer then skips it) and keeps it in eval mode (no dropout), so the features a head sees
   for a sentence are the same at every step; only the head (and the scalar mix) learns.
 
-The forward signature and ``ClassifierOutput`` are those of ``BertForSequenceClassification``, with
-hidden states and attention scores on request, so a fine-tuned model can teach a TinyBERT student
-(task-specific distillation, TinyBERT §3.2).
+``BertForSequenceClassification`` (BERT §4.1) and ``BertForTokenClassification`` (§4.3) are this model with
+"cls" pooling of a sequence task and the top layer of a token task. Hidden states and attention scores come
+on request, so a fine-tuned model can teach a TinyBERT student (task-specific distillation, TinyBERT §3.2).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bertlab.config import BertConfig
-from bertlab.finetune.pooling import ScalarMix, check_pooling, masked_mean
-from bertlab.model.bert import IGNORE, BertModel, BertPreTrainedModel
+from bertlab.config import IGNORE_INDEX, BertConfig
+from bertlab.model.bert import BertModel, BertPreTrainedModel
 from bertlab.model.outputs import ClassifierOutput
+from bertlab.model.pooling import ScalarMix, check_pooling, masked_mean
 
 
 class BertForClassification(BertPreTrainedModel):
@@ -99,8 +99,8 @@ class BertForClassification(BertPreTrainedModel):
         loss = None
         if labels is not None:
             flat = logits.reshape(-1, self.num_labels).float()
-            if (labels != IGNORE).any():
-                loss = F.cross_entropy(flat, labels.reshape(-1), ignore_index=IGNORE)
+            if (labels != IGNORE_INDEX).any():
+                loss = F.cross_entropy(flat, labels.reshape(-1), ignore_index=IGNORE_INDEX)
             else:
                 loss = flat.sum() * 0.0  # nothing scored in this batch: a zero that keeps the graph
         return ClassifierOutput(loss, logits, enc.hidden_states if output_hidden_states else None,
@@ -126,6 +126,23 @@ def load_encoder_weights(model: BertForClassification, source: nn.Module) -> Non
         raise ValueError(f"pre-trained encoder does not fit: missing {missing[:4]}, unexpected {unexpected[:4]}")
 
 
+class BertForSequenceClassification(BertForClassification):
+    """[CLS] pooled vector -> dropout -> linear (BERT §4.1): ``BertForClassification`` with "cls" pooling."""
+
+    def __init__(self, config: BertConfig, num_labels: int = 2):
+        super().__init__(config, num_labels, pooling="cls", task_kind="single")
+        self.model_kwargs = dict(num_labels=num_labels)
+
+
+class BertForTokenClassification(BertForClassification):
+    """A label per token from the top layer (BERT §4.3, e.g. NER): ``BertForClassification`` of a token task."""
+
+    def __init__(self, config: BertConfig, num_labels: int = 2):
+        super().__init__(config, num_labels, pooling="top", task_kind="token")
+        self.model_kwargs = dict(num_labels=num_labels)
+
+
 FINETUNE_MODEL_CLASSES = {"BertForClassification": BertForClassification}
 
-__all__ = ["BertForClassification", "load_encoder_weights", "FINETUNE_MODEL_CLASSES"]
+__all__ = ["BertForClassification", "BertForSequenceClassification", "BertForTokenClassification",
+           "load_encoder_weights", "FINETUNE_MODEL_CLASSES"]

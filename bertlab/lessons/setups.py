@@ -18,6 +18,8 @@ from pathlib import Path
 
 from bertlab.course import COURSE_MODELS, course_dir, course_model
 from bertlab.lessons.settings import fast_mode, fresh_run, lesson_precision, pick, run_name, runs_dir
+from bertlab.pretrain import PretrainOptions, pretrain, summary_line
+from bertlab.recipes import recipe_options
 from bertlab.train.run import read_run_config, read_status
 
 LIVE_STEPS = {"en": 2000, "zh": 2000}  # a live stand-in's steps (the course models: 6,000)
@@ -36,9 +38,6 @@ def prepared_model(name: str) -> Path | None:
 def fast_options(**changes):
     """The ``fast-cpu`` recipe (docs/recipe.md) at the ``tiny`` shape on wiki-en, MLM + NSP, 128-token pairs
     after a first half on 16-token inputs; ``pick`` sizes. ``changes`` are PretrainOptions fields."""
-    from bertlab.pretrain import PretrainOptions
-    from bertlab.recipes import recipe_options
-
     values = recipe_options("fast-cpu")
     values["model_overrides"] = {**values["model_overrides"], **changes.pop("model_overrides", {})}
     values.update(preset="tiny", corpus="wiki-en", objective="mlm+nsp", precision=lesson_precision(),
@@ -53,8 +52,6 @@ def lesson_model(name: str, live_run: str) -> tuple[Path | None, object]:
     """``(path, options)``: the prepared course model ``name`` and the options it was trained with, or
     ``(None, options)`` of a live stand-in (the course model's settings, ``LIVE_STEPS`` steps, FAST sizes in
     FAST mode) that the lesson trains into ``runs_dir() / live_run``."""
-    from bertlab.pretrain import PretrainOptions
-
     path = prepared_model(name)
     if path is not None:
         saved = dict(read_run_config(path)["options"], out=str(path), progress=False)
@@ -78,8 +75,6 @@ def _finished(options) -> bool:
 def ensure_model(name: str, live_run: str, callbacks=()) -> tuple[Path, object]:
     """``lesson_model`` that trains the live stand-in when neither the course model nor an earlier live run is
     there, after printing the one line that says which model the lesson uses. Returns ``(path, options)``."""
-    from bertlab.pretrain import pretrain, summary_line
-
     path, options = lesson_model(name, live_run)
     print(model_line(name, path, options))
     if path is None:
@@ -112,8 +107,6 @@ def lesson1_options(**changes):
     (always guessing "the", held-out MLM accuracy 4.1 %) for all of 700 steps, while the 2-layer one leaves
     it within ~200 steps (9.9 % at step 400). Lesson 3 uses 4 pre-LN layers for the same reason.
     """
-    from bertlab.pretrain import PretrainOptions
-
     options = PretrainOptions(
         preset="tiny", corpus="wiki-en", objective="mlm+nsp", masking="dynamic", max_seq_length=64,
         batch_size=pick(64, 8), learning_rate=2e-3, warmup=0.06, precision=lesson_precision(),
@@ -129,7 +122,5 @@ def teacher_path():
 
 def teacher_ready() -> bool:
     """True when lesson 1's run finished and left its final weights."""
-    from bertlab.train.run import read_status
-
     path = teacher_path()
     return (path / "model.safetensors").exists() and read_status(path).get("status") == "finished"
