@@ -396,14 +396,9 @@ display(widgets.VBox([widgets.HBox([k_slider, span_seed]), span_view]))
 # - **head pruning** (Michel et al. 2019): the least important attention heads removed for good.
 
 # %%
-from bertlab.lessons.setups import lesson1_options, teacher_path, teacher_ready
+from bertlab.lessons.setups import ensure_model
 
-if teacher_ready():
-    teacher_dir = teacher_path()
-else:
-    teacher_dir = Path(fresh_run("lesson7-small-teacher"))
-    print(f"no finished lesson-1 run in {teacher_path()}: training a smaller one in {teacher_dir}")
-    print(summary_line(pretrain(lesson1_options(steps=pick(300, 12), out=str(teacher_dir)))))
+teacher_dir, _ = ensure_model("en", live_run="lesson1-en")  # the course's English model (lesson 1)
 teacher_run = load_run(teacher_dir)
 teacher = teacher_run.model.eval()
 shape = teacher_run.model_config

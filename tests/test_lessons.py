@@ -182,3 +182,52 @@ def test_threads_follow_the_free_cores(monkeypatch):
     monkeypatch.delenv("BERTLAB_THREADS")
     monkeypatch.setenv("BERTLAB_FAST", "1")
     assert choose_threads() == (1, "FAST mode")
+
+
+def test_accuracy_by_case_separates_copying_from_context():
+    """A model that copies its input is perfect where the input shows the answer and wrong everywhere else."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from bertlab.data.tokenizer import MASK_ID
+    from bertlab.lessons.inspect import accuracy_by_case
+
+    class Copier(torch.nn.Module):
+        def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None):
+            chosen = labels != -100
+            logits = torch.nn.functional.one_hot(input_ids[chosen], 50).float()  # (N, V): the token it sees
+            return SimpleNamespace(masked_lm_logits=logits, masked_lm_labels=labels[chosen])
+
+    # targets 7, 7, 9, 9, 7 at positions 1-5: two hidden by [MASK], one replaced (by 11), two unchanged
+    input_ids = torch.tensor([[2, MASK_ID, MASK_ID, 11, 9, 7, 3]])
+    labels = torch.tensor([[-100, 7, 7, 9, 9, 7, -100]])
+    batch = {"input_ids": input_ids, "labels": labels, "attention_mask": torch.ones_like(input_ids),
+             "token_type_ids": torch.zeros_like(input_ids)}
+    cases = accuracy_by_case(Copier(), [batch], unigram_token_id=7)
+    assert {c: v["positions"] for c, v in cases.items()} == {"[MASK]": 2, "random": 1, "unchanged": 2}
+    assert cases["[MASK]"]["accuracy"] == 0 and cases["random"]["accuracy"] == 0
+    assert cases["unchanged"]["accuracy"] == 1
+    assert cases["[MASK]"]["unigram"] == 1 and cases["random"]["unigram"] == 0 and cases["unchanged"]["unigram"] == 0.5
+    assert "unigram" not in accuracy_by_case(Copier(), [batch])["[MASK]"]
+
+
+def test_lessons_fall_back_to_a_live_fast_recipe_model(tmp_path, monkeypatch):
+    from bertlab.lessons.setups import lesson_model, model_line, prepared_model
+
+    monkeypatch.setenv("BERTLAB_COURSE_DIR", str(tmp_path / "course"))  # empty: no course model is ready
+    monkeypatch.setenv("BERTLAB_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv("BERTLAB_FAST", raising=False)
+    path, options = lesson_model("en", live_run="lesson1-en")
+    assert path is None and options.steps == 2000 and options.corpus == "wiki-en"
+    assert options.model_overrides["norm_placement"] == "pre" and options.warmup_seq_length == 16
+    assert options.out == str(tmp_path / "runs" / "lesson1-en")
+    assert "trains a live one with the fast-cpu recipe" in model_line("en", path, options)
+    zh = lesson_model("zh", live_run="lesson1-zh")[1]
+    assert zh.corpus == "peoples-daily-zh" and zh.masking_unit == "word"
+    monkeypatch.setenv("BERTLAB_FAST", "1")
+    monkeypatch.delenv("BERTLAB_COURSE_DIR")
+    monkeypatch.setattr("bertlab.lessons.setups.course_model", lambda name: tmp_path / "would-be-used")
+    assert prepared_model("en") is None  # FAST mode: the live path, unless BERTLAB_COURSE_DIR is set
+    monkeypatch.setenv("BERTLAB_COURSE_DIR", str(tmp_path))
+    assert prepared_model("en") == tmp_path / "would-be-used"

@@ -12,12 +12,13 @@ import argparse
 import math
 import sys
 
-from bertlab.cli import corpus, dashboard, distill, experiment, finetune, homework, params, pretrain, reproduce
+from bertlab.cli import (corpus, course, dashboard, distill, experiment, finetune, homework, params, pretrain,
+                         reproduce)
 from bertlab.cli.errors import CliError
 from bertlab.train.loop import TrainingDiverged
 
 # The modules that add sub-commands, in the order `bertlab --help` lists them.
-COMMANDS = (params, corpus, pretrain, distill, finetune, experiment, reproduce, dashboard, homework)
+COMMANDS = (params, corpus, pretrain, distill, finetune, course, experiment, reproduce, dashboard, homework)
 
 
 def build_parser() -> argparse.ArgumentParser:

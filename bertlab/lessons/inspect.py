@@ -206,6 +206,23 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos - 1) / 2) / (n_pos * n_neg))
 
 
+@torch.no_grad()
+def pair_probabilities(model, tokenizer, pairs) -> list[float]:
+    """P(label 1) of the sentence-pair head — NotNext for an NSP model, swapped for an SOP model — for each
+    ``(text_a, text_b)`` of ``pairs``, each input built as ``[CLS] A [SEP] B [SEP]`` with segment ids 0 / 1."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for text_a, text_b in pairs:
+        encoding = tokenizer.encode(text_a, text_b)  # the template adds [CLS] and [SEP]s and the segment ids
+        ids = torch.tensor([encoding.ids])  # (1, T)
+        logits = model(input_ids=ids, attention_mask=torch.ones_like(ids),
+                       token_type_ids=torch.tensor([encoding.type_ids])).seq_relationship_logits.float()  # (1, 2)
+        out.append(float(logits.softmax(-1)[0, 1]))
+    model.train(was_training)
+    return out
+
+
 def nsp_scores(model, batches) -> tuple[np.ndarray, np.ndarray]:
     """(NotNext logit minus IsNext logit, next_sentence_label) of every pair in ``batches``: > 0 = NotNext."""
     scores, labels = [], []
@@ -306,16 +323,17 @@ def held_out_guesses(model, tokenizer, batch: dict, rows: int = 12, top_k: int =
 
 
 @torch.no_grad()
-def accuracy_by_case(model, batches) -> dict[str, dict]:
+def accuracy_by_case(model, batches, unigram_token_id: int | None = None) -> dict[str, dict]:
     """Masked-LM accuracy split by what the model saw at the chosen position (BERT's 80/10/10 cases).
 
     "[MASK]": the token was hidden; "random": replaced by another token; "unchanged": the model sees the very
     token it must predict, so copying it is enough. A small model's overall accuracy can come mostly from the
-    unchanged 10 %: this split shows how much comes from context.
+    unchanged 10 %: this split shows how much comes from context. With ``unigram_token_id`` each case also gets
+    ``"unigram"``: the accuracy of always guessing that token (the most frequent one) at the same positions.
     """
     was_training = model.training
     model.eval()
-    counts = {case: [0, 0] for case in ("[MASK]", "random", "unchanged")}  # correct, total
+    counts = {case: [0, 0, 0] for case in ("[MASK]", "random", "unchanged")}  # correct, total, unigram right
     for batch in batches:
         inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids", "labels")}
         out = model(**inputs)
@@ -326,5 +344,11 @@ def accuracy_by_case(model, batches) -> dict[str, dict]:
                             ("random", (seen != MASK) & (seen != target))):
             counts[case][0] += int(right[where].sum())
             counts[case][1] += int(where.sum())
+            if unigram_token_id is not None:
+                counts[case][2] += int((target[where] == unigram_token_id).sum())
     model.train(was_training)
-    return {case: {"positions": n, "accuracy": c / max(n, 1)} for case, (c, n) in counts.items()}
+    out = {case: {"positions": n, "accuracy": c / max(n, 1)} for case, (c, n, _) in counts.items()}
+    if unigram_token_id is not None:
+        for case, (_, n, u) in counts.items():
+            out[case]["unigram"] = u / max(n, 1)
+    return out

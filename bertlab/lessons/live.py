@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 
 METRIC_TITLES = {
     "loss": "loss (training objective)", "mlm_loss": "masked-LM loss", "mlm_acc": "masked-LM accuracy",
+    "mlm_acc_mask": "masked-LM accuracy at [MASK]",
     "nsp_loss": "NSP / SOP loss", "nsp_acc": "NSP / SOP accuracy", "tokens_per_s": "tokens per second",
     "loss_emb": "embedding loss", "loss_attn": "attention loss", "loss_hidn": "hidden-state loss",
     "loss_pred": "prediction loss", "lr": "learning rate",
@@ -89,7 +90,7 @@ class LiveCurves:
                                legend=dict(orientation="h", yanchor="bottom", y=-0.35, x=0))
         for i, metric in enumerate(self.metrics):
             self.fig.update_xaxes(title_text="step", row=1, col=i + 1)
-            if metric.endswith("_acc"):
+            if metric.endswith("_acc") or "_acc_" in metric:
                 self.fig.update_yaxes(tickformat=".0%", row=1, col=i + 1)
         self.min_interval = min_interval
         self.records: dict[str, list[dict]] = {}  # series -> every record it received
