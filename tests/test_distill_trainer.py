@@ -11,7 +11,7 @@ from bertlab.model import BertForPreTraining
 from bertlab.train.checkpoint import load_weights
 from bertlab.train.loop import TrainSettings, train
 
-from train_helpers import T, V, run_torchrun, synthetic_batch
+from train_helpers import T, V, assert_ddp_matches, synthetic_batch
 
 FAST = dict(progress=False, device="cpu", precision="fp32", log_every=5, learning_rate=3e-3, warmup=2)
 NO_DROPOUT = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
@@ -129,18 +129,8 @@ def distilbert_pair():
 
 def test_unused_heads_are_frozen_and_ddp_matches_one_process(tmp_path):
     """DistilBERT trains no NSP head: it is frozen, else DDP would wait for its gradient forever."""
-    from pathlib import Path
-
-    from safetensors.torch import load_file
-
     _, single, task = distilbert_pair()
     assert task.frozen == ["projections.W_e", "projections.W_h", "nsp", "bert.pooler"]
     assert not single.nsp.classifier.weight.requires_grad and single.mlm.dense.weight.requires_grad
     train(single, task, synthetic_batch, TrainSettings(steps=3, **FAST))
-    script = tmp_path / "ddp.py"
-    script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), out=str(tmp_path / "ddp.safetensors")))
-    proc = run_torchrun(script)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    ddp = load_file(str(tmp_path / "ddp.safetensors"))
-    for key, value in single.state_dict().items():
-        assert torch.allclose(value, ddp[key], atol=1e-5), key
+    assert_ddp_matches(single, DDP_SCRIPT, tmp_path)

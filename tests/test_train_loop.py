@@ -16,7 +16,7 @@ from bertlab.train.metrics import read_metrics
 from bertlab.data import MASK_ID
 from bertlab.train.pretraining import PretrainingTask, unigram_accuracy
 
-from train_helpers import run_torchrun, synthetic_batch, tiny_model
+from train_helpers import assert_ddp_matches, synthetic_batch, tiny_model
 
 FAST = dict(progress=False, device="cpu", precision="fp32", log_every=2, learning_rate=3e-3, warmup=2)
 
@@ -201,14 +201,6 @@ cleanup()
 def test_ddp_with_two_gloo_processes_matches_one_process(tmp_path):
     single = tiny_model(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     one = train(single, PretrainingTask(), synthetic_batch, TrainSettings(steps=4, **FAST))
-    script = tmp_path / "ddp.py"
-    script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent), out=str(tmp_path / "ddp.safetensors")))
-    proc = run_torchrun(script)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    from safetensors.torch import load_file
-
-    ddp = load_file(str(tmp_path / "ddp.safetensors"))
-    for key, value in single.state_dict().items():
-        assert torch.allclose(value, ddp[key], atol=1e-5), key
+    proc = assert_ddp_matches(single, DDP_SCRIPT, tmp_path)
     ddp_loss = float(proc.stdout.split("LOSS")[1].split()[0])
     assert abs(ddp_loss - one.last_train["loss"]) < 1e-4

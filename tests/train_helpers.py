@@ -1,6 +1,12 @@
 """Synthetic pre-training batches and a tiny model for fast training-loop tests (no corpus needed)."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import torch
+from safetensors.torch import load_file
 
 from bertlab.config import get_preset
 from bertlab.model import BertForPreTraining
@@ -45,14 +51,23 @@ def run_torchrun(script, nproc: int = 2, timeout: int = 300):
 
     A run that fails only with gloo's exit abort is started once more; any other failure, or the abort
     twice, is returned as is (the caller asserts the return code and prints stderr)."""
-    import os
-    import subprocess
-    import sys
-
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
                str(script)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     if proc.returncode != 0 and GLOO_EXIT_ABORT in proc.stderr:
         proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    return proc
+
+
+def assert_ddp_matches(single: torch.nn.Module, ddp_script: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """Run ``ddp_script`` (a template with {tests} and {out}) under torchrun with two processes and check that the
+    weights it saves to {out} equal ``single``'s, trained in one process; returns the torchrun process."""
+    script = tmp_path / "ddp.py"
+    script.write_text(ddp_script.format(tests=str(Path(__file__).parent), out=str(tmp_path / "ddp.safetensors")))
+    proc = run_torchrun(script)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ddp = load_file(str(tmp_path / "ddp.safetensors"))
+    for key, value in single.state_dict().items():
+        assert torch.allclose(value, ddp[key], atol=1e-5), key
     return proc
