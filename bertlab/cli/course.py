@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 
+import torch
+
 from bertlab.cli.errors import CliError
+from bertlab.course import COMMON, COURSE_MODELS, course_dir, prepare, resolve, state
+from bertlab.train.metrics import read_metrics
 
 
 def register(subparsers) -> None:
-    from bertlab.course import COMMON, COURSE_MODELS
-
     p = subparsers.add_parser(
         "course", help="prepare the pre-trained models the lessons use (once, before class)",
         description="The course models are bertlab pretrain runs with the fast-cpu recipe "
@@ -35,13 +37,9 @@ def register(subparsers) -> None:
 
 
 def run_prepare(args) -> int:
-    from bertlab.course import course_dir, prepare
-
     if args.threads is not None:
         if args.threads < 1:
             raise CliError(f"--threads must be at least 1, got {args.threads}")
-        import torch
-
         torch.set_num_threads(args.threads)
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
     directory = args.dir or course_dir()
@@ -52,9 +50,6 @@ def run_prepare(args) -> int:
 
 
 def run_status(args) -> int:
-    from bertlab.course import course_dir, resolve, state
-    from bertlab.train.metrics import read_metrics
-
     directory = args.dir or course_dir()
     print(f"{'model':8s} {'state':10s} {'steps':>11s}  {'[MASK] acc':>10s} {'MLM acc':>8s} {'NSP acc':>8s}  folder")
     for model in resolve(args.only):
