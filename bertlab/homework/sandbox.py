@@ -69,9 +69,17 @@ def bubblewrap() -> str | None:
 def jail_command(work: Path, kernel_dir: Path, command: list[str]) -> list[str]:
     """``command`` under bubblewrap: everything read-only, a private /tmp, only ``work`` writable.
     The network stays shared: the kernel talks to the grader over localhost (ZeroMQ)."""
-    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+    keep = [arg for path in hidden_by_private_tmp() for arg in ("--ro-bind", path, path)]
+    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *keep,
             "--ro-bind", str(kernel_dir), str(kernel_dir), "--bind", str(work), str(work),
             "--chdir", str(work), "--die-with-parent", "--new-session", "--", *command]
+
+
+def hidden_by_private_tmp() -> list[str]:
+    """What the kernel needs that a private /tmp would hide: the Python environment and the bertlab checkout when
+    they live under /tmp (a checkout cloned there, as CI may do), shown again read-only."""
+    needed = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(_package_root())}
+    return sorted(str(path) for path in needed if path.is_relative_to("/tmp") and path != Path("/tmp"))
 
 
 def kernel_environment(work: Path, limits: Limits, fast: bool) -> dict[str, str]:
