@@ -19,7 +19,8 @@ from bertlab.homework.grader import grade_class
 from bertlab.homework.report import load_points
 from bertlab.homework.runner import Setup
 from bertlab.homework.sample_class import write_sample_class
-from bertlab.homework.sandbox import Limits, bubblewrap
+from bertlab.homework import sandbox
+from bertlab.homework.sandbox import Limits, bubblewrap, jail_command
 from bertlab.homework.submissions import collect, read_roster
 
 GRADED = ("perfect", "partly_wrong", "stub", "unparsable", "raises_first", "loops_forever", "memory_hog", "vandal",
@@ -221,3 +222,18 @@ def test_an_answer_tuned_to_the_self_check_fails_when_graded():
     with fresh_inputs("grading"):
         assert hidden_seed(0) != 0 and hidden_seed(0) == hidden_seed(0) != hidden_seed(1)
         assert not run_check("embedding_params", my_embedding_params).passed
+
+
+def test_the_jail_shows_a_python_environment_or_checkout_that_lives_under_tmp(monkeypatch, tmp_path):
+    """The jail mounts a private /tmp; a checkout cloned under /tmp (its .venv with it) must stay visible, read-only,
+    or every kernel dies before it starts."""
+    monkeypatch.setattr(sandbox.sys, "prefix", "/tmp/clone/.venv")
+    monkeypatch.setattr(sandbox, "_package_root", lambda: "/tmp/clone")
+    command = jail_command(tmp_path / "work", tmp_path / "kernel", ["python"])
+    private = command.index("/tmp")  # after --tmpfs
+    for path in ("/tmp/clone", "/tmp/clone/.venv"):
+        at = command.index(path)
+        assert command[at - 1] == "--ro-bind" and at > private, command
+    monkeypatch.setattr(sandbox.sys, "prefix", "/opt/venv")
+    monkeypatch.setattr(sandbox, "_package_root", lambda: "/work/bertlab")
+    assert not [a for a in jail_command(tmp_path / "w", tmp_path / "k", ["python"]) if a.startswith("/tmp/clone")]
