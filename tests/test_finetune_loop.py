@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from bertlab.cli import main
+from bertlab.experiments import application_modes
 from bertlab.finetune.loop import FinetuneOptions, finetune
 from bertlab.train.metrics import read_metrics
 
@@ -144,3 +145,19 @@ def test_transfer_experiment_draws_curves_from_cached_cells(tmp_path, pretrained
     assert main(args + ["--cached-only", "--sizes", "16,30"]) == 0  # trains nothing, names what is missing
     assert "Not run (`--cached-only`; 8 cells, listed in results.json): next-sentence:news-en 4" in \
         capsys.readouterr().out
+
+
+def test_application_modes_pretrains_on_the_default_split_whatever_the_seed(tmp_path, monkeypatch):
+    """Corpus tasks are built from the documents the default split (seed 0) holds out, so the experiment's own
+    encoder must hold out those documents for every --seed (else finetune refuses it as having seen them)."""
+    seen = {}
+
+    def stop(options):
+        seen["options"] = options
+        raise RuntimeError("stop before training")
+
+    monkeypatch.setattr(application_modes, "pretrain", stop)
+    with pytest.raises(RuntimeError, match="stop before training"):
+        application_modes.ensure_pretrained(tmp_path / "enc", application_modes.Budget(pretrain_steps=2),
+                                            "news-en", seed=1, precision="fp32")
+    assert seen["options"].seed == 1 and seen["options"].split_seed == 0

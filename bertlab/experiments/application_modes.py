@@ -100,6 +100,7 @@ def ensure_pretrained(folder: Path, budget: Budget, corpus: str, seed: int, prec
                                   max_seq_length=budget.pretrain_seq, batch_size=budget.pretrain_batch,
                                   learning_rate=budget.pretrain_lr, precision=precision, held_out_fraction=0.2,
                                   eval_every=max(1, budget.pretrain_steps // 5), checkpoint_every=250, seed=seed,
+                                  split_seed=0,  # the split every corpus task is built from, whatever --seed
                                   out=str(folder), progress=False)
     print(f"pre-training a tiny encoder on {corpus} for {budget.pretrain_steps} steps into {folder} ...",
           file=sys.stderr)
