@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bertlab.course import CourseModel, course_dir, course_model, prepare, state, train_one
+from bertlab.cli import main
+from bertlab.course import (COURSE_MODELS, CourseModel, course_dir, course_model, prepare, resolve, state,
+                            train_one)
 
 TINY = dict(corpus="news-en", vocab_size=1024, max_seq_length=32, batch_size=8, eval_examples=16, steps=8,
             eval_every=4, checkpoint_every=2, log_every=1, warmup_seq_length=16, precision="fp32",
@@ -22,8 +24,6 @@ def test_course_dir_follows_the_environment(monkeypatch, tmp_path):
 
 
 def test_the_specification_is_the_fast_recipe_on_top_of_the_common_settings(tmp_path):
-    from bertlab.course import COURSE_MODELS, resolve
-
     en = COURSE_MODELS["en"].options(tmp_path)
     assert en.steps == 6000 and en.warmup_seq_length == 16 and en.precision == "bf16" and en.seed == 0
     assert en.model_overrides == {"norm_placement": "pre", "hidden_dropout_prob": 0.0,
@@ -65,15 +65,11 @@ def test_a_folder_with_other_settings_is_refused_not_overwritten(tmp_path):
 
 
 def test_status_command_lists_every_model(tmp_path, capsys):
-    from bertlab.cli import main
-
     assert main(["course", "status", "--dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in ("en ", "zh ")) and out.count("missing") == 2
 
 
 def test_bad_thread_count_is_a_one_line_error(tmp_path, capsys):
-    from bertlab.cli import main
-
     assert main(["course", "prepare", "--dir", str(tmp_path), "--threads", "0"]) == 2
     assert "--threads must be at least 1" in capsys.readouterr().err

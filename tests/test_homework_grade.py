@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from bertlab.cli import main
+from bertlab.homework import sandbox
 from bertlab.homework.channel import sign, verify
 from bertlab.homework.grader import grade_class
 from bertlab.homework.report import load_points
 from bertlab.homework.runner import Setup
 from bertlab.homework.sample_class import write_sample_class
-from bertlab.homework import sandbox
 from bertlab.homework.sandbox import Limits, bubblewrap, jail_command
 from bertlab.homework.submissions import collect, read_roster
 
@@ -176,8 +177,6 @@ def test_bubblewrap_is_optional():
     (["--jobs", "0"], "--jobs 0: give at least 1"),
 ])
 def test_grade_command_names_the_bad_flag(tmp_path, capsys, monkeypatch, flags, message):
-    from bertlab.cli import main
-
     monkeypatch.chdir(tmp_path)
     (tmp_path / "submissions").mkdir()
     assert main(["homework", "grade", "submissions", "--out", "grades", "--data", ".", *flags]) == 2
