@@ -24,9 +24,9 @@ import torch
 
 from bertlab.config import IGNORE_INDEX
 from bertlab.data.demo import mask_text
-from bertlab.data.masking import choose_positions
+from bertlab.data.masking import CASE_NAMES, choose_positions
 from bertlab.data.tokenizer import CLS_ID, MASK_ID, NUM_SPECIAL_TOKENS, SEP_ID
-from bertlab.data.tokenizer import MASK_ID as MASK
+from bertlab.train.pretraining import chosen_cases, correct_by_case
 
 # --- fill-mask ---------------------------------------------------------------------------------------------
 
@@ -333,22 +333,20 @@ def accuracy_by_case(model, batches, unigram_token_id: int | None = None) -> dic
     """
     was_training = model.training
     model.eval()
-    counts = {case: [0, 0, 0] for case in ("[MASK]", "random", "unchanged")}  # correct, total, unigram right
+    sums: dict[str, float] = {}
     for batch in batches:
-        inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids", "labels")}
-        out = model(**inputs)
-        chosen = batch["labels"] != IGNORE_INDEX
-        seen, target = batch["input_ids"][chosen], batch["labels"][chosen]
-        right = out.masked_lm_logits.argmax(-1) == out.masked_lm_labels
-        for case, where in (("[MASK]", seen == MASK), ("unchanged", seen == target),
-                            ("random", (seen != MASK) & (seen != target))):
-            counts[case][0] += int(right[where].sum())
-            counts[case][1] += int(where.sum())
-            if unigram_token_id is not None:
-                counts[case][2] += int((target[where] == unigram_token_id).sum())
+        out = model(**{k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids", "labels")})
+        labels, cases = chosen_cases(batch)  # (N,) each, in the order of masked_lm_labels
+        counts = correct_by_case(out.masked_lm_logits.argmax(-1), labels, cases)
+        if unigram_token_id is not None:
+            counts.update(correct_by_case(torch.full_like(labels, unigram_token_id), labels, cases, "unigram"))
+        for k, v in counts.items():
+            sums[k] = sums.get(k, 0.0) + v
     model.train(was_training)
-    out = {case: {"positions": n, "accuracy": c / max(n, 1)} for case, (c, n, _) in counts.items()}
-    if unigram_token_id is not None:
-        for case, (_, n, u) in counts.items():
-            out[case]["unigram"] = u / max(n, 1)
-    return out
+    table = {}
+    for shown, name in zip(("[MASK]", "random", "unchanged"), CASE_NAMES):
+        n = sums.get(f"mlm_count_{name}", 0.0)
+        table[shown] = {"positions": int(n), "accuracy": sums.get(f"mlm_correct_{name}", 0.0) / max(n, 1.0)}
+        if unigram_token_id is not None:
+            table[shown]["unigram"] = sums.get(f"unigram_correct_{name}", 0.0) / max(n, 1.0)
+    return table
