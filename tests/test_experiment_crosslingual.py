@@ -41,16 +41,18 @@ def test_bad_options_are_one_line_errors(capsys):
 
 
 class _Lookup(torch.nn.Module):
-    """A stand-in encoder whose pooled embedding is one learned vector per token id."""
+    """A stand-in encoder whose pooled embedding is one learned vector per token id (shaped like a BertModel:
+    ``embeddings`` and an ``encoder`` that passes them through)."""
 
     def __init__(self, vocab_size: int):
         super().__init__()
-        self.table = torch.nn.Embedding(vocab_size, 8)
+        self.embeddings = torch.nn.Embedding(vocab_size, 8)
+        self.encoder = torch.nn.Identity()
 
     def forward(self, input_ids, attention_mask=None, **_):
         from types import SimpleNamespace
 
-        return SimpleNamespace(last_hidden_state=self.table(input_ids))
+        return SimpleNamespace(last_hidden_state=self.encoder(self.embeddings(input_ids)))
 
 
 def test_retrieval_scores_count_ranks_both_ways(news_tokenizer):

@@ -24,6 +24,8 @@ from torch import nn
 
 from bertlab.data.crosslingual import side_batch
 from bertlab.data.tokenizer import CLS_ID, SEP_ID
+from bertlab.model.bert import find_encoder
+from bertlab.model.pooling import masked_mean
 from bertlab.train.loop import Batch, summed_stats
 
 RANKING_SCALE = 20.0  # s: cosines lie in [-1, 1]; a softmax over them needs a sharper scale to train
@@ -32,19 +34,14 @@ ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids
 
 def mean_pool(hidden: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """(B, T, H) → (B, H): the mean over real tokens, [CLS], [SEP] and padding left out."""
-    keep = (attention_mask.bool() & (input_ids != CLS_ID) & (input_ids != SEP_ID)).unsqueeze(-1)  # (B, T, 1)
-    return (hidden * keep).sum(1) / keep.sum(1).clamp(min=1)
-
-
-def encoder_of(model: nn.Module) -> nn.Module:
-    """The BertModel inside ``model`` (a BertForPreTraining, or a BertModel itself)."""
-    return getattr(model, "bert", model)
+    keep = attention_mask.bool() & (input_ids != CLS_ID) & (input_ids != SEP_ID)  # (B, T)
+    return masked_mean(hidden, keep)
 
 
 def pooled(model: nn.Module, batch: Batch, prefix: str = "") -> torch.Tensor:
     """Mean-pooled last hidden states (B, H) of the inputs under ``prefix`` ("" or "pair_") in ``batch``."""
     inputs = {name: batch[prefix + name] for name in ENCODER_INPUTS if prefix + name in batch}
-    hidden = encoder_of(model)(**inputs).last_hidden_state  # (B, T, H)
+    hidden = find_encoder(model)(**inputs).last_hidden_state  # (B, T, H)
     return mean_pool(hidden, inputs["input_ids"], inputs["attention_mask"])
 
 
