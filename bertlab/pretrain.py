@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bertlab.config import SHARE_MODES, BertConfig, check_field_types, check_overrides, get_preset
-from bertlab.data import PretrainingDataset, get_tokenizer, load_corpus, unigram_baseline
+from bertlab.data import PretrainingDataset, get_tokenizer, load_corpus, most_frequent_token
 from bertlab.data.attention_masks import check_objective, prepare_batch
 from bertlab.data.crosslingual import CROSSLINGUAL_OBJECTIVES, LANGUAGES, RANKING_OBJECTIVE, crosslingual_data
 from bertlab.data.datasets import OBJECTIVES as DOCUMENT_OBJECTIVES
@@ -207,12 +207,11 @@ def task_and_baselines(options: PretrainOptions, data: PretrainData) -> tuple[Pr
     translation ranking: picking one of an evaluation batch's pairs at random)."""
     if options.objective == RANKING_OBJECTIVE:
         return RankingTask(data.eval_batches), {"rank_chance": 1 / data.eval_batches[0]["input_ids"].shape[0]}
-    baseline = unigram_baseline(data.held_out, token_id=unigram_baseline(data.train).token_id,
-                                num_batches=len(data.eval_batches), batch_size=data.eval_batches[0]["labels"].shape[0])
+    token_id = most_frequent_token(data.train)
     task = PretrainingTask(data.eval_batches, nsp_weight=options.nsp_weight,
-                           attention_mask_kind=options.attention_mask_kind, unigram_token_id=baseline.token_id)
-    return task, {"unigram_mlm_acc": baseline.accuracy, "unigram_mlm_acc_mask": task.unigram.get("unigram_acc_mask"),
-                  "unigram_token_id": baseline.token_id,
+                           attention_mask_kind=options.attention_mask_kind, unigram_token_id=token_id)
+    return task, {"unigram_mlm_acc": task.unigram["unigram_acc"],
+                  "unigram_mlm_acc_mask": task.unigram.get("unigram_acc_mask"), "unigram_token_id": token_id,
                   "nsp_chance": 0.5 if options.objective in ("mlm+nsp", "mlm+sop") else None}
 
 

@@ -11,8 +11,8 @@ from bertlab.config import IGNORE_INDEX
 from bertlab.data.builtin import BUILTIN_CORPORA, DEFAULT_CORPUS
 from bertlab.data.collator import PretrainingCollator
 from bertlab.data.corpus import Corpus, list_corpora, load_corpus
-from bertlab.data.datasets import (Examples, PretrainingDataset, UnigramBaseline, derive_seed, pack_instances,
-                                   unigram_baseline)
+from bertlab.data.datasets import (Examples, PretrainingDataset, UnigramBaseline, derive_seed, most_frequent_token,
+                                   pack_instances, unigram_baseline)
 from bertlab.data.demo import format_masked, mask_text
 from bertlab.data.masking import (CASE_NAMES, KEPT, MASKED, NOT_CHOSEN, REPLACED, choose_positions, mask_tokens,
                                   masking_cases)
@@ -30,5 +30,5 @@ __all__ = [
     "REPLACED", "KEPT",
     "Instance", "pair_instances", "full_sentence_instances", "IS_NEXT", "NOT_NEXT", "IN_ORDER", "SWAPPED",
     "PretrainingCollator", "PretrainingDataset", "Examples", "pack_instances", "derive_seed",
-    "UnigramBaseline", "unigram_baseline", "mask_text", "format_masked",
+    "UnigramBaseline", "unigram_baseline", "most_frequent_token", "mask_text", "format_masked",
 ]

@@ -249,6 +249,14 @@ class UnigramBaseline:
     num_labels: int
 
 
+def most_frequent_token(data) -> int:
+    """The most frequent real (non-special) token of a PretrainingDataset or CrossLingualDataset's text: the
+    unigram guess, counted once over its token ids (no batches built)."""
+    counts = np.bincount(data.tokens.ids, minlength=data.collator.vocab_size)
+    counts[:NUM_SPECIAL_TOKENS] = 0
+    return int(counts.argmax())
+
+
 def unigram_baseline(data, token_id: int | None = None, num_batches: int = 20,
                      batch_size: int = 32) -> UnigramBaseline:
     """MLM accuracy of always predicting the most frequent non-special token: the score to beat.
@@ -259,9 +267,7 @@ def unigram_baseline(data, token_id: int | None = None, num_batches: int = 20,
     """
     if hasattr(data, "batch") and hasattr(data, "tokens"):  # a PretrainingDataset, or a CrossLingualDataset
         if token_id is None:
-            counts = np.bincount(data.tokens.ids, minlength=data.collator.vocab_size)
-            counts[:NUM_SPECIAL_TOKENS] = 0
-            token_id = int(counts.argmax())
+            token_id = most_frequent_token(data)
         labels = torch.cat([data.batch(s, batch_size)["labels"].flatten() for s in range(num_batches)])
     else:
         labels = torch.as_tensor(np.asarray(data)).flatten().long()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from bertlab.data import unigram_baseline
+from bertlab.data import most_frequent_token
 from bertlab.distill.objectives import loss_weights
 from bertlab.distill.options import (FROM_TEACHER, INITS, METHODS, STAGES, DistillOptions, parse_layers, parse_weights,
                                      student_config)
@@ -106,7 +106,7 @@ def _distill(options: DistillOptions, run_dir: Path | None, callbacks) -> TrainR
     task = DistillationTask(teacher.model, student, options.method, layer_map=options.layer_map, weights=weights,
                             attention_on=options.attention_on, temperature=options.temperature,
                             pred_loss=options.pred_loss, eval_batches=data.eval_batches,
-                            unigram_token_id=unigram_baseline(data.train).token_id)
+                            unigram_token_id=most_frequent_token(data.train))
     teacher_params = count_parameters(teacher.model).unique
     student_params = count_parameters(config).unique  # without the projections W_e, W_h (thrown away after)
     summary = (f"{data.train!r}\nteacher {teacher.path}: {teacher_params:,} parameters; student: {student_params:,} "
