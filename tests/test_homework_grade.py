@@ -184,6 +184,13 @@ def test_grade_command_names_the_bad_flag(tmp_path, capsys, monkeypatch, flags, 
     assert message in err and len(err.splitlines()) == 1
 
 
+def test_a_missing_submissions_folder_is_refused_before_anything_starts(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["homework", "grade", "nosuch", "--out", "grades", "--data", "."]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "submissions folder nosuch does not exist" in err and not (tmp_path / "grades").exists()
+
+
 @pytest.mark.parametrize("salt", ["fresh-1", "fresh-2"])
 def test_solutions_pass_on_fresh_hidden_inputs(salt):
     """The instructors' solutions (the lesson notebooks' exercise cells) pass every check on inputs the

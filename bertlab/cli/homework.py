@@ -110,6 +110,10 @@ def grade_command(args) -> int:
     except ValueError as err:
         print(f"bertlab homework grade: {err}", file=sys.stderr)
         return 2
+    if not args.submissions.is_dir():  # before the set-up line, which would read as if grading had begun
+        print(f"bertlab homework grade: submissions folder {args.submissions} does not exist; put the students' "
+              f"notebooks there", file=sys.stderr)
+        return 2
     data = args.data if args.data is not None else cache_dir()
     for flag, folder in (("--data", data), ("--runs", args.runs)):
         if folder is not None and not folder.is_dir():
