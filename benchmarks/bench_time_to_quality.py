@@ -5,6 +5,7 @@
     python benchmarks/bench_time_to_quality.py --recipe bert --steps 1200   # a fixed number of steps instead
     python benchmarks/bench_time_to_quality.py --tokens 8000000             # or of training tokens
     python benchmarks/bench_time_to_quality.py --set vocab_size=8192         # the recipe with one option changed
+    python benchmarks/bench_time_to_quality.py --tokens 8e6 --seeds 0,1,2   # three seeds and the worst of them
 
 Each run trains a fresh model with ``bertlab.pretrain.pretrain`` (the same code as ``bertlab pretrain``) and
 prints the held-out accuracy at [MASK] positions (what the model predicts from context) beside the overall
@@ -235,6 +236,27 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"--seeds {text!r}: expected comma-separated integers, e.g. 0,1,2") from None
+    if len(set(seeds)) != len(seeds):
+        raise SystemExit(f"--seeds {text!r}: a seed is repeated")
+    return seeds
+
+
+def worst_of(rows: list[dict]) -> str:
+    """The worst seed of each target metric (the number that counts), beside the budget they were reached in."""
+    worst_mask = min(r["mlm_acc_mask"] for r in rows)
+    worst_nsp = min(r["nsp_acc"] for r in rows)
+    most_tokens = max(r["train_tokens"] for r in rows)
+    slowest = max(r["train_seconds"] for r in rows)
+    return (f"worst of {len(rows)} seeds: held-out [MASK] accuracy {_pct(worst_mask)}, NSP accuracy {_pct(worst_nsp)}; "
+            f"at most {most_tokens:,} training tokens and {max(r['steps'] for r in rows)} steps per run, "
+            f"the slowest trained in {slowest:.0f} s wall")
+
+
 def parse_sets(pairs: list[str]) -> dict:
     """``--set FIELD=VALUE`` pairs as PretrainOptions values (VALUE read as JSON when it parses: 8192, 0.5, true)."""
     import dataclasses
@@ -274,6 +296,8 @@ def main(argv=None) -> int:
                         help="train the most steps whose batches hold at most N real training tokens, e.g. 8e6 "
                              "(no throughput probe)")
     parser.add_argument("--tokens-per-s", type=float, help="budget throughput (no probe)")
+    parser.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2: one run each (its own held-out split "
+                                        "too), then the worst of them, which is the number that counts")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--json", help="write the result(s) to this JSON file")
     parser.add_argument("--from-json", nargs="+", help="print the table of these result files and stop")
@@ -300,10 +324,14 @@ def main(argv=None) -> int:
     else:
         changes = parse_sets(args.set)
         label = " ".join([args.recipe] + [f"{k}={v}" for k, v in changes.items()])
-        rows = [run({**recipe_options(args.recipe), **changes}, args.minutes, args.steps, args.tokens_per_s,
-                    label=label, tokens=args.tokens)]
+        seeds = parse_seeds(args.seeds) if args.seeds else [changes.get("seed")]
+        rows = [run({**recipe_options(args.recipe), **changes, **({} if seed is None else {"seed": seed})},
+                    args.minutes, args.steps, args.tokens_per_s, tokens=args.tokens,
+                    label=label if seed is None or "seed" in changes else f"{label} seed={seed}") for seed in seeds]
     for r in rows:
         print(f"{r['label']}: {describe(r)}")
+    if args.seeds:
+        print(worst_of(rows))
     if len(rows) > 1 or args.table:
         print("\n" + table(rows))
     if args.json:

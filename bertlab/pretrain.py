@@ -53,6 +53,12 @@ class PretrainOptions(TrainSettings):
     # phrases, ERNIE 1.0 §3.2, bertlab/data/knowledge.py); whole_word=True is the older spelling of "word"
     masking_unit: str = "token"
     whole_word: bool = False
+    # the share of tokens chosen for prediction (BERT §3.1: 15 %, then 80/10/10); held-out evaluation always uses
+    # BERT's 15 %, so runs with other rates are scored on the same masks
+    mlm_probability: float = 0.15
+    # the masking rate of the sequence-length warm-up's short inputs; None = mlm_probability. Fast-cpu masks 40 %:
+    # more predictions per token while the model learns its words (Wettig et al. 2023; docs/recipe.md)
+    warmup_mlm_probability: float | None = None
     vocab_size: int = 8192
     lowercase: bool = True
     max_seq_length: int = 128
@@ -89,6 +95,10 @@ class PretrainOptions(TrainSettings):
                              f"objective), got {self.warmup_seq_objective!r}")
         if self.warmup_seq_length and self.warmup_seq_objective is not None:
             check_objective(self.attention_mask_kind, self.warmup_seq_objective, option="--warmup-seq-objective")
+        for name in ("mlm_probability", "warmup_mlm_probability"):
+            rate = getattr(self, name)
+            if rate is not None and not 0 < rate < 1:
+                raise ValueError(f"{name} must be between 0 and 1 (a share of the tokens), got {rate}")
         if self.warmup_seq_steps < 0:
             raise ValueError(f"warmup_seq_steps must be >= 0, got {self.warmup_seq_steps}")
         if not 0 < self.held_out_fraction < 1:
@@ -156,7 +166,8 @@ def build_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
         tokenizer = get_tokenizer(train_corpus, vocab_size=options.vocab_size, lowercase=options.lowercase)
     common = dict(max_seq_length=options.max_seq_length, objective=options.objective,
                   masking_unit=options.masking_unit)
-    train_data = PretrainingDataset(train_corpus, tokenizer, masking=options.masking, seed=options.seed, **common)
+    train_data = PretrainingDataset(train_corpus, tokenizer, masking=options.masking, seed=options.seed,
+                                    mlm_probability=options.mlm_probability, **common)
     if options.batch_size > len(train_data):
         raise ValueError(f"batch size {options.batch_size} is larger than the {len(train_data)} training examples "
                          f"of {corpus.name}; use a smaller --batch-size or a larger corpus")
@@ -168,8 +179,10 @@ def build_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
                     for i in range(n_batches)]
     warmup = None
     if options.warmup_seq_length and options.warmup_seq_step_count:
+        warmup_rate = options.mlm_probability if options.warmup_mlm_probability is None \
+            else options.warmup_mlm_probability
         warmup = PretrainingDataset(train_corpus, tokenizer, masking=options.masking, seed=options.seed,
-                                    **{**common, "max_seq_length": options.warmup_seq_length,
+                                    mlm_probability=warmup_rate, **{**common, "max_seq_length": options.warmup_seq_length,
                                        "objective": options.warmup_seq_objective or options.objective})
     return PretrainData(train_data, held_out, tokenizer, eval_batches, warmup)
 

@@ -129,6 +129,26 @@ def test_time_to_quality_tokens_budget(tmp_path, capsys):
         bench.main(["--tokens", "8e6", "--steps", "10"])
 
 
+def test_time_to_quality_seeds_report_the_worst(tmp_path, capsys):
+    """--seeds 0,1: one run per seed (seed and held-out split change), then the worst of each metric."""
+    import pytest
+
+    bench = _time_to_quality_benchmark()
+    out = tmp_path / "result.json"
+    assert bench.main(["--steps", "4", "--seeds", "0,1", "--set", "corpus=news-en", "--set", "max_seq_length=32",
+                       "--set", "eval_examples=64", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["values"]["seed"] for r in rows] == [0, 1] and rows[0]["label"].endswith("seed=0")
+    assert rows[0]["unigram_acc_mask"] != rows[1]["unigram_acc_mask"]  # another held-out split per seed
+    printed = capsys.readouterr().out
+    worst = min(r["nsp_acc"] for r in rows)
+    assert f"worst of 2 seeds: held-out [MASK] accuracy {min(r['mlm_acc_mask'] for r in rows):.1%}" in printed
+    assert f"NSP accuracy {worst:.1%}" in printed.split("worst of 2 seeds")[1]
+    for bad in ("0,x", "1,1"):
+        with pytest.raises(SystemExit):
+            bench.main(["--steps", "4", "--seeds", bad])
+
+
 def test_sequence_length_warmup_batches_and_their_objective():
     import pytest
 
@@ -149,3 +169,32 @@ def test_sequence_length_warmup_batches_and_their_objective():
         PretrainOptions(**common, warmup_seq_objective="nsp")
     with pytest.raises(ValueError, match="use --warmup-seq-objective mlm\\+nsp"):  # seq2seq needs pairs throughout
         PretrainOptions(**common, warmup_seq_objective="mlm", attention_mask_kind="seq2seq")
+
+
+def test_masking_rates_of_each_phase_and_the_held_out_masks_stay_at_15_percent():
+    import pytest
+    import torch
+
+    from bertlab.pretrain import PretrainOptions, batch_function, build_data
+
+    common = dict(corpus="news-en", vocab_size=512, max_seq_length=64, batch_size=8, steps=40, out=None,
+                  warmup_seq_length=16, warmup_seq_steps=20, warmup_seq_objective="mlm")
+
+    def labelled_share(batches, specials: int) -> float:  # chosen positions / real tokens that can be chosen
+        chosen = sum(int((b["labels"] != -100).sum()) for b in batches)
+        real = sum(int(b["attention_mask"].sum()) - specials * b["input_ids"].shape[0] for b in batches)
+        return chosen / real
+
+    options = PretrainOptions(**common, mlm_probability=0.3, warmup_mlm_probability=0.5)
+    data = build_data(options)
+    batch_fn = batch_function(options, data)
+    assert abs(labelled_share([batch_fn(s) for s in range(20)], 2) - 0.5) < 0.03  # [CLS] A [SEP]: 50 %
+    assert abs(labelled_share([batch_fn(s) for s in range(20, 40)], 3) - 0.3) < 0.03  # [CLS] A [SEP] B [SEP]: 30 %
+    # evaluation keeps BERT's 15 %, whatever the run trains with: the same held-out masks as a 15 % run
+    default = build_data(PretrainOptions(**common))
+    assert all(torch.equal(a["labels"], b["labels"]) for a, b in zip(data.eval_batches, default.eval_batches))
+    assert default.warmup_train.collator.mlm_probability == 0.15  # None: the run's rate
+    assert build_data(PretrainOptions(**common, mlm_probability=0.2)).warmup_train.collator.mlm_probability == 0.2
+    for bad in (dict(mlm_probability=0.0), dict(warmup_mlm_probability=1.5)):
+        with pytest.raises(ValueError, match="must be between 0 and 1"):
+            PretrainOptions(**common, **bad)

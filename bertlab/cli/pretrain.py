@@ -47,6 +47,9 @@ def register(subparsers) -> None:
     p.add_argument("--vocab-size", type=int, help=f"WordPiece vocabulary (default {d.vocab_size})")
     p.add_argument("--max-seq-length", type=int, help=f"default {d.max_seq_length}")
     p.add_argument("--nsp-weight", type=float, help="weight of the NSP/SOP loss")
+    p.add_argument("--mlm-probability", type=float,
+                   help=f"share of the tokens chosen for prediction (default {d.mlm_probability}: BERT's 15 %%; "
+                        "held-out evaluation always masks 15 %%)")
     add_field_flags(p.add_argument_group("training (every trainer takes these)"), PretrainOptions, SCHEDULE)
     p.add_argument("--out", help=f"run folder (default {d.out})")
 
@@ -57,6 +60,8 @@ def register(subparsers) -> None:
     p.add_argument("--warmup-seq-length", type=int,
                    help="sequence-length warm-up: train the first --warmup-seq-steps on inputs this long")
     p.add_argument("--warmup-seq-steps", type=float, help="steps (or a fraction of --steps, < 1) on short inputs")
+    p.add_argument("--warmup-mlm-probability", type=float,
+                   help="masking rate on the short inputs (default: --mlm-probability; fast-cpu: 0.4)")
     p.add_argument("--warmup-seq-objective", choices=OBJECTIVES,
                    help="objective on the short inputs (default: --objective; fast-cpu: mlm, no sentence pairs)")
     p.add_argument("--config", help="JSON file of options and/or model fields (command-line flags given "
