@@ -241,6 +241,7 @@ def test_claim_2_runs_and_reports(tmp_path):
     assert (claim["held"] is None) == (claim["verdict"] == "inconclusive")
     report = (tmp_path / "report" / "report.md").read_text()
     assert "| 2 | Factorized" in report and "Claim 2" in report
+    assert "[MASK] acc" in claim["ours"] and "recipe `fast-cpu`" in report  # the MLM number is [MASK] accuracy
     assert set(saved["pretraining_runs"]) == {"reference", "factorized"}
 
 
@@ -347,11 +348,11 @@ def test_claim_6_reads_the_transfer_cells(tmp_path, monkeypatch, pair, single, h
 
     monkeypatch.setattr(external, "course_model", lambda name: tmp_path)
     monkeypatch.setattr(transfer, "run_task", run_task)
-    plan = budget.plan(60, claims=(6,), seeds=(0, 1), device="cpu", step_seconds=QUIET)
+    plan = budget.plan(60, claims=(6,), seeds=(0, 1), device="cpu", step_seconds=QUIET, transfer_out="runs/tr")
     result = external.claim_6(Context(plan, tmp_path, runs=tmp_path / "runs", log=lambda text: None))
     assert result.held is held and not result.inconclusive
     assert [c[0] for c in calls] == ["reviews-zh", "next-sentence:peoples-daily-zh"]
-    assert all(c[1] == (1000,) and c[2] == (0, 1) and c[3] == external.TRANSFER_OUT and c[4] == ("pre-trained",)
+    assert all(c[1] == (1000,) and c[2] == (0, 1) and c[3] == Path("runs/tr") and c[4] == ("pre-trained",)
                for c in calls)  # the experiment's own cells and folder: a rerun after it trains nothing
     assert "4 of 8 cells were reused" not in result.verdict_text and "8 of 8 cells were reused" in result.verdict_text
 

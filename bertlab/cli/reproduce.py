@@ -40,6 +40,9 @@ def register(subparsers) -> None:
                                                    "3708; 0 = claim 1 reads the runs of claims 2-4)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: 1 when the machine is busier than "
                                               "its cores, else torch's default)")
+    p.add_argument("--transfer-out", default="runs/transfer", metavar="DIR",
+                   help="the `bertlab experiment transfer` folder whose cells claim 6 reuses and adds to (default "
+                        "runs/transfer, the experiment's own; the committed transfer run is runs/transfer-final)")
     p.add_argument("--progress", action="store_true", help="progress bars of every training run")
     p.set_defaults(handler=run)
 
@@ -61,7 +64,7 @@ def run(args) -> int:
     out = Path(args.out or ("reports/quick" if args.quick else "reports/latest"))
     runs = Path(args.runs or f"runs/reproduce-{out.name}")
     the_plan = plan(args.budget, quick=args.quick, claims=parse_claims(args.claims), seeds=tuple(range(args.seeds)),
-                    steps=args.steps, long_steps=args.claim1_steps)
+                    steps=args.steps, long_steps=args.claim1_steps, transfer_out=args.transfer_out)
     estimate = the_plan.estimate
     print(f"bertlab reproduce: estimated {estimate:.0f} min from step times measured now "
           f"({', '.join(f'{k}: {v:.0f}' for k, v in the_plan.estimated_minutes.items() if v is not None)})", file=sys.stderr)

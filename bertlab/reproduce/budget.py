@@ -225,11 +225,12 @@ def run_minutes(scale: Scale, variant: str, step_seconds: dict) -> float:
 
 def plan(minutes: float = 60.0, quick: bool = False, claims=CLAIMS, seeds=(0, 1), device: str | None = None,
          step_seconds: dict | None = None, steps: int | None = None, long_steps: int | None = None,
-         probe=None) -> Plan:
+         probe=None, transfer_out: str = "runs/transfer") -> Plan:
     """Split ``minutes`` across the selected claims; derive step counts from step times measured now.
     ``step_seconds`` ({"short": s, "long": s}; tests) replaces the measurement of the reference shape, ``probe``
     (config, batch, length, nsp, precision) -> seconds that of claim 5's shapes; ``steps`` fixes the steps of
-    claims 2-4's runs, ``long_steps`` those of claim 1's (0: claim 1 reads the reference runs)."""
+    claims 2-4's runs, ``long_steps`` those of claim 1's (0: claim 1 reads the reference runs); ``transfer_out``
+    is the transfer experiment's folder whose cells claim 6 reads (and adds to)."""
     import torch
 
     if minutes <= 0:
@@ -290,6 +291,7 @@ def plan(minutes: float = 60.0, quick: bool = False, claims=CLAIMS, seeds=(0, 1)
         p.distill, p.estimated_minutes["5"] = distill_budget(p, probe)
     if 6 in claims:
         p.transfer, p.estimated_minutes["6"] = transfer_budget(p)
+        p.transfer["out"] = str(transfer_out)
     return p
 
 

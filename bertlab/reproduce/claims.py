@@ -273,8 +273,9 @@ def claim_2(ctx: Context) -> ClaimResult:
                                                       f"E={E}"),
                "claim2_loss": fig.curves("Claim 2: held-out MLM loss", {f"E=H={H}": _dirs(ref), f"E={E}": _dirs(fac)},
                                          "mlm_loss", "eval")}
-    ours = (f"embeddings {emb_ref / 1e6:.2f}M → {emb_fac / 1e6:.2f}M (formula exact); MLM loss "
-            f"{mean(ref_loss):.2f} → {mean(fac_loss):.2f}")
+    ours = (f"embeddings {emb_ref / 1e6:.2f}M → {emb_fac / 1e6:.2f}M (formula {'exact' if exact else 'NOT matched'}); "
+            f"[MASK] acc {_pm(acc['reference'])} → {_pm(acc['variant'])}; MLM loss {mean(ref_loss):.2f} → "
+            f"{mean(fac_loss):.2f}")
     return ClaimResult(2, TITLES[2], held, measured, PAPER[2], text, figures, ours, PAPER_SHORT[2],
                        inconclusive=inconclusive)
 
@@ -317,8 +318,9 @@ def claim_3(ctx: Context) -> ClaimResult:
                                        {n: [timing[n]["train_step_s"], timing[n]["forward_s"]] for n in timing}, "s"),
                "claim3_loss": fig.curves("Claim 3: held-out MLM loss", {"not shared": _dirs(ref),
                                                                         "all shared": _dirs(sh)}, "mlm_loss", "eval")}
-    ours = (f"encoder {enc_ref / 1e6:.2f}M → {enc_sh / 1e6:.2f}M ({ratio:.1f}×, L={L}); MLM loss "
-            f"{mean(ref_loss):.2f} → {mean(sh_loss):.2f}; step time {t_ratio:.2f}×")
+    ours = (f"encoder {enc_ref / 1e6:.2f}M → {enc_sh / 1e6:.2f}M ({ratio:.1f}×, L={L}); [MASK] acc "
+            f"{_pm(acc['reference'])} → {_pm(acc['variant'])}; MLM loss {mean(ref_loss):.2f} → {mean(sh_loss):.2f}; "
+            f"step time {t_ratio:.2f}×")
     return ClaimResult(3, TITLES[3], held, measured, PAPER[3], text, figures, ours, PAPER_SHORT[3],
                        inconclusive=inconclusive)
 

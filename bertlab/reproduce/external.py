@@ -19,7 +19,6 @@ from bertlab.reproduce.budget import distill_plan
 from bertlab.reproduce.claims import LEARNED, PAPER, PAPER_SHORT, TITLES, ClaimResult, Context, _pct, _pm, not_run
 from bertlab.reproduce.verdicts import beats, mean, not_worse, word
 
-TRANSFER_OUT = Path("runs/transfer")  # `bertlab experiment transfer`'s own folder: its cells are reused both ways
 
 
 def missing_course_model(name: str) -> str | None:
@@ -126,7 +125,7 @@ def claim_6(ctx: Context) -> ClaimResult:
     cells = ctx.plan.transfer
     # the experiment's own folder (a rerun after `bertlab experiment transfer` trains nothing); --quick's toy
     # cells stay with the report's runs
-    out = ctx.runs / "claim6" if cells.get("quick") else TRANSFER_OUT
+    out = ctx.runs / "claim6" if cells.get("quick") else Path(cells.get("out") or "runs/transfer")
     args = transfer_args(cells, out)
     tplan = transfer.plan_from(args)
     sources, found, infos, reused = {}, [], {}, 0
@@ -185,4 +184,4 @@ def claim_6(ctx: Context) -> ClaimResult:
                        inconclusive=inconclusive)
 
 
-__all__ = ["claim_5", "claim_6", "transfer_args", "missing_course_model", "TRANSFER_OUT"]
+__all__ = ["claim_5", "claim_6", "transfer_args", "missing_course_model"]
