@@ -214,6 +214,29 @@ def batch_function(options: PretrainOptions, data: PretrainData):
     return batch_fn
 
 
+def seconds_for_steps(options: PretrainOptions, step_seconds: dict[str, float]) -> float:
+    """Seconds of ``options.steps`` steps at the given speeds: ``step_seconds`` has "long" (full-length inputs)
+    and, for a sequence-length warm-up, "short" (its inputs, with their bigger batch: a different speed)."""
+    short = options.warmup_seq_step_count if "short" in step_seconds else 0
+    return short * step_seconds.get("short", 0.0) + (options.steps - short) * step_seconds["long"]
+
+
+def steps_for_seconds(options: PretrainOptions, seconds: float, step_seconds: dict[str, float]) -> int:
+    """The step count whose short and long phases together take ``seconds`` at the speeds ``step_seconds``
+    (``seconds_for_steps`` inverted): with a warm-up over a fraction f of the steps,
+    steps × (f × short + (1 − f) × long) = seconds; with a fixed number k of short steps,
+    k × short + (steps − k) × long = seconds. At least 1."""
+    long_s = step_seconds["long"]
+    if not options.warmup_seq_length or "short" not in step_seconds:
+        return max(1, int(seconds / long_s))
+    short_s = step_seconds["short"]
+    if options.warmup_seq_steps < 1:
+        f = options.warmup_seq_steps
+        return max(1, int(seconds / (f * short_s + (1 - f) * long_s)))
+    short = int(options.warmup_seq_steps)
+    return max(1, short + int(max(0.0, seconds - short * short_s) / long_s))
+
+
 def task_and_baselines(options: PretrainOptions, data: PretrainData) -> tuple[PretrainingTask | RankingTask, dict]:
     """The task that trains and evaluates a run, and the baselines its config.json records: always predicting the
     training text's most frequent token, scored on the held-out batches overall and at [MASK] positions (for

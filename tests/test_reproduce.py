@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bertlab.course import course_model
 from bertlab.reproduce import budget
 from bertlab.reproduce.verdicts import beats, not_worse, spread
 
@@ -32,31 +33,92 @@ def test_not_worse_allows_the_spread_and_a_tolerance():
 
 # --- the budget --------------------------------------------------------------------------------------------------
 
-def test_reference_runs_are_shared_by_claims_1_to_4():
+QUIET = {"short": 0.070, "long": 0.092}  # the recipe's probe on 2 idle cores of the reference CPU (docs/recipe.md)
+
+
+def _probe(config, batch, length, nsp, precision):  # claim 5's shapes, without measuring
+    return 0.1 if config.hidden_size >= 128 else 0.05
+
+
+def test_reference_runs_are_shared_by_claims_2_to_4_and_claim_1_may_train_longer():
     runs = budget.pretraining_runs((1, 2, 3, 4, 5), (0, 1))
     assert [v for v, s in runs if s == 0] == ["reference", "factorized", "shared", "static", "no-nsp"]
+    runs = budget.pretraining_runs((1, 2, 3, 4, 5), (0, 1), separate_long=True)
+    assert [v for v, s in runs if s == 0] == ["long", "reference", "factorized", "shared", "static", "no-nsp"]
     assert budget.pretraining_runs((5, 6), (0, 1)) == []
     assert budget.pretraining_runs((2,), (0,)) == [("reference", 0), ("factorized", 0)]
+    assert budget.pretraining_runs((1,), (0,), separate_long=True) == [("long", 0)]
+
+
+def test_runs_use_the_fast_cpu_recipe_and_change_one_thing():
+    scale = budget.Scale(steps=1000, long_steps=3000)
+    ref = scale.options("reference", 0)
+    assert (ref.precision, ref.learning_rate, ref.vocab_size, ref.max_seq_length) == ("bf16", 2e-3, 8192, 128)
+    assert (ref.warmup_seq_length, ref.warmup_seq_steps, ref.warmup_seq_objective) == (16, 0.5, "mlm")
+    assert ref.model_overrides["norm_placement"] == "pre" and ref.lr_decay == 0.3 and ref.steps == 1000
+    assert ref.warmup_seq_step_count == 500 and ref.split_seed == 0
+    assert scale.options("long", 0).steps == 3000 and scale.options("long", 0).warmup_seq_step_count == 1500
+    fac, shared = scale.options("factorized", 1), scale.options("shared", 1)
+    static, no_nsp = scale.options("static", 1), scale.options("no-nsp", 1)
+    assert fac.embedding_size == 32 and ref.embedding_size is None and shared.share_layers == "all"
+    assert static.masking == "static" and no_nsp.objective == "mlm" and ref.objective == "mlm+nsp"
+    for o in (fac, shared, static, no_nsp):  # the recipe is the same for every variant
+        assert (o.learning_rate, o.precision, o.warmup_seq_length, o.steps) == (2e-3, "bf16", 16, 1000)
+    with pytest.raises(ValueError, match="variant"):
+        scale.options("wide", 0)
+
+
+def test_steps_for_seconds_counts_both_phases():
+    from bertlab.pretrain import PretrainOptions, seconds_for_steps, steps_for_seconds
+
+    half = PretrainOptions(warmup_seq_length=16, warmup_seq_steps=0.5, out=None)
+    assert steps_for_seconds(half, 300, {"short": 0.07, "long": 0.09}) == int(300 / 0.08)
+    assert steps_for_seconds(half, 300, {"long": 0.09}) == int(300 / 0.09)  # one phase measured: all long
+    fixed = PretrainOptions(warmup_seq_length=16, warmup_seq_steps=1000, out=None)
+    assert steps_for_seconds(fixed, 100, {"short": 0.05, "long": 0.1}) == 1000 + 500  # 50 s short, 50 s long
+    plain = PretrainOptions(out=None, steps=3750)
+    assert steps_for_seconds(plain, 300, {"short": 0.07, "long": 0.08}) == 3750
+    assert seconds_for_steps(plain, {"long": 0.08}) == pytest.approx(300)
+    half.steps = 3750
+    assert seconds_for_steps(half, {"short": 0.07, "long": 0.09}) == pytest.approx(1875 * 0.16)
 
 
 def test_default_plan_fits_the_budget():
-    p = budget.plan(60, claims=budget.CLAIMS, seeds=(0, 1), device="cpu", seconds_per_step=0.2)
+    p = budget.plan(60, claims=budget.CLAIMS, seeds=(0, 1), device="cpu", step_seconds=QUIET, probe=_probe)
     assert sum(p.claim_minutes.values()) == pytest.approx(60)
-    runs = len(p.runs)
-    planned = runs * p.scale.steps * p.seconds_per_step * budget.OVERHEAD / 60
-    assert planned <= p.claim_minutes["pretraining"] + 1e-6
-    assert p.scale.steps == budget.steps_for(60 * p.claim_minutes["pretraining"], runs, 0.2, 50, 5000)
-    assert 0 < p.distill_factor <= 1 and p.application["steps"] >= 20
+    s = p.scale
+    # on 2 idle cores claim 1 gets the recipe's 5-minute step count (NSP ~70 %), claims 2-4 shorter runs
+    assert s.long_steps == budget.LONG_MAX and s.separate_long and 1000 < s.steps < s.long_steps
+    assert [v for v, seed in p.runs].count("long") == 2 and len(p.runs) == 12
+    pre = p.estimated_minutes["pretraining"]
+    assert pre <= (p.claim_minutes["1"] + p.claim_minutes["pretraining"]) * 1.01  # claim 1's spare went to 2-4
+    assert pre >= (p.claim_minutes["1"] + p.claim_minutes["pretraining"]) * 0.97
+    assert 0 < p.distill["factor"] <= 1 and p.transfer["sizes"] == [budget.TRANSFER_EXAMPLES]
     assert p.estimate == pytest.approx(sum(p.estimated_minutes.values())) and p.estimate <= 60 * 1.01
-    for part, planned_minutes in p.claim_minutes.items():
-        assert p.estimated_minutes[part] <= planned_minutes * 1.01, part
-    slower = budget.plan(60, seeds=(0, 1), device="cpu", seconds_per_step=0.4)
-    assert slower.scale.steps < p.scale.steps  # a slower machine trains fewer steps, not longer
-    assert budget.steps_for(1, 10, 1.0, 50, 5000) == 50 and budget.steps_for(1e9, 1, 0.01, 50, 5000) == 5000
+    slower = budget.plan(60, seeds=(0, 1), device="cpu", step_seconds={k: 2 * v for k, v in QUIET.items()},
+                         probe=_probe)
+    assert slower.scale.steps < s.steps and slower.scale.long_steps < s.long_steps  # fewer steps, not longer
+    crawl = budget.plan(60, seeds=(0, 1), device="cpu", step_seconds={"short": 3.0, "long": 3.0}, probe=_probe)
+    assert not crawl.scale.separate_long and crawl.runs[0] == ("reference", 0)  # claim 1 reads the reference
+    only_1 = budget.plan(10, claims=(1,), seeds=(0, 1), device="cpu", step_seconds=QUIET)
+    assert only_1.runs == [("reference", 0), ("reference", 1)] and only_1.scale.steps > 1000
+    fixed = budget.plan(60, claims=(1, 2), device="cpu", step_seconds=QUIET, steps=500, long_steps=0)
+    assert fixed.scale.steps == 500 and fixed.runs[0] == ("reference", 0)
     with pytest.raises(ValueError, match="claim"):
-        budget.plan(60, claims=(7,), seconds_per_step=0.1)
+        budget.plan(60, claims=(7,), step_seconds=QUIET)
     with pytest.raises(ValueError, match="budget"):
-        budget.plan(0, seconds_per_step=0.1)
+        budget.plan(0, step_seconds=QUIET)
+    with pytest.raises(ValueError, match="--steps"):
+        budget.plan(60, steps=0, step_seconds=QUIET)
+
+
+def test_claim_5_plan_uses_the_course_teacher():
+    p = budget.plan(60, claims=(5,), seeds=(0, 1), device="cpu", step_seconds=QUIET, probe=_probe)
+    d = budget.distill_plan(p, "teacher-run")
+    assert d.teacher_run == "teacher-run" and d.corpus == "wiki-en" and d.vocab_size == 8192 and d.seeds == (0, 1)
+    assert d.student_steps <= 1000 and d.student_steps == round(1000 * p.distill["factor"])
+    quick = budget.distill_plan(budget.plan(1, quick=True, claims=(5,), seeds=(0,), step_seconds=QUIET), "t")
+    assert quick.student_steps <= 10 and quick.downstream == "nsp"
 
 
 # --- claims on fake runs -----------------------------------------------------------------------------------------
@@ -82,7 +144,7 @@ def _fake_run(tmp_path: Path, name: str, mlm_acc: float, nsp_acc: float, unigram
 def test_claim_1_verdict_on_fake_runs(tmp_path, mlm, nsp, held):
     from bertlab.reproduce.claims import Context, claim_1
 
-    plan = budget.plan(1, quick=True, claims=(1,), seeds=(0, 1), seconds_per_step=0.1)
+    plan = budget.plan(1, quick=True, claims=(1,), seeds=(0, 1), step_seconds=QUIET)
     ctx = Context(plan, tmp_path, log=lambda text: None)
     ctx._runs["reference"] = [_fake_run(tmp_path, f"seed{i}", mlm[i], nsp[i]) for i in range(2)]
     result = claim_1(ctx)
@@ -95,7 +157,7 @@ def test_claim_1_does_not_count_copying(tmp_path):
     the claim is judged at [MASK] positions, so it does not hold."""
     from bertlab.reproduce.claims import Context, claim_1
 
-    plan = budget.plan(1, quick=True, claims=(1,), seeds=(0, 1), seconds_per_step=0.1)
+    plan = budget.plan(1, quick=True, claims=(1,), seeds=(0, 1), step_seconds=QUIET)
     ctx = Context(plan, tmp_path, log=lambda text: None)
     ctx._runs["reference"] = [_fake_run(tmp_path, f"seed{i}", 0.05, 0.8) for i in range(2)]
     assert ctx._runs["reference"][0].last_eval["mlm_acc"] - ctx._runs["reference"][0].unigram_mlm_acc > 0.05
@@ -134,7 +196,7 @@ def test_a_failing_claim_is_reported_as_not_run(tmp_path, monkeypatch):
         raise ImportError("bertlab.experiments.distill_vs_scratch is not installed")
 
     monkeypatch.setattr(rp, "claim_function", lambda claim: broken)
-    plan = budget.plan(1, quick=True, claims=(5,), seeds=(0,))
+    plan = budget.plan(1, quick=True, claims=(5,), seeds=(0,), step_seconds=QUIET)
     results = rp.reproduce(plan, tmp_path / "report", runs=tmp_path / "runs", command="test", log=lambda t: None)
     saved = json.loads((tmp_path / "report" / "results.json").read_text())
     assert saved["claims"][0]["held"] is None and "not run: ImportError" in saved["claims"][0]["verdict_text"]
@@ -165,7 +227,7 @@ def test_claim_2_runs_and_reports(tmp_path):
     """Claim 2 for real, 4 steps of a toy model at one seed: exact parameter counts and a written report."""
     from bertlab.reproduce import reproduce
 
-    plan = budget.plan(1, quick=True, claims=(2,), seeds=(0,), seconds_per_step=0.1)
+    plan = budget.plan(1, quick=True, claims=(2,), seeds=(0,), step_seconds=QUIET)
     plan.scale.steps, plan.scale.eval_points, plan.scale.eval_examples = 4, 1, 64
     results = reproduce(plan, tmp_path / "report", runs=tmp_path / "runs", command="test", log=lambda t: None)
     assert not results["errors"], results["errors"]
@@ -179,6 +241,7 @@ def test_claim_2_runs_and_reports(tmp_path):
     assert (claim["held"] is None) == (claim["verdict"] == "inconclusive")
     report = (tmp_path / "report" / "report.md").read_text()
     assert "| 2 | Factorized" in report and "Claim 2" in report
+    assert "[MASK] acc" in claim["ours"] and "recipe `fast-cpu`" in report  # the MLM number is [MASK] accuracy
     assert set(saved["pretraining_runs"]) == {"reference", "factorized"}
 
 
@@ -190,7 +253,12 @@ def test_quick_reproduce_end_to_end(tmp_path):
     saved = json.loads((tmp_path / "quick" / "results.json").read_text())
     assert [c["id"] for c in saved["claims"]] == [1, 2, 3, 4, 5, 6]
     assert status == 0 and not saved["errors"], saved["errors"]
-    assert all(c["verdict"] != "not run" for c in saved["claims"])  # held, did not hold or inconclusive
+    ready = {5: course_model("teacher") is not None, 6: course_model("zh") is not None}
+    for c in saved["claims"]:  # held, did not hold or inconclusive; 5 and 6 need the course models
+        assert (c["verdict"] != "not run") == ready.get(c["id"], True), c["verdict_text"]
+    assert saved["plan"]["scale"]["recipe"] == "fast-cpu"
+    runs = saved["pretraining_runs"]["reference"]
+    assert runs[0]["short_steps"] == 50 and runs[0]["steps"] == 100  # both phases of the recipe
     assert all(v == "written" for v in saved["figures"].values()), saved["figures"]
 
 
@@ -198,6 +266,7 @@ def test_claim_5_judges_the_teacher_at_mask_positions(tmp_path, monkeypatch):
     """A teacher 9 points above the unigram baseline overall, but only from copying unchanged tokens, has
     learned nothing at [MASK]: claim 5 is inconclusive, and says so with the [MASK] numbers."""
     from bertlab.experiments import distill_vs_scratch as dvs
+    from bertlab.reproduce import external
     from bertlab.reproduce.claims import Context
     from bertlab.reproduce.external import claim_5
 
@@ -221,7 +290,85 @@ def test_claim_5_judges_the_teacher_at_mask_positions(tmp_path, monkeypatch):
                "shapes": {"teacher": "L4", "student": "L2"}, "plan": {}, "seconds": 1.0,
                "downstream_description": "NSP"}
     monkeypatch.setattr(dvs, "run_plan", lambda *args, **kwargs: results)
-    plan = budget.plan(1, quick=True, claims=(5,), seeds=(0, 1), seconds_per_step=0.1)
+    monkeypatch.setattr(external, "course_model", lambda name: teacher_dir)
+    plan = budget.plan(1, quick=True, claims=(5,), seeds=(0, 1), step_seconds=QUIET)
     result = claim_5(Context(plan, tmp_path, runs=tmp_path, log=lambda text: None))
     assert result.inconclusive and result.measured["mlm_accuracy"] == "mlm_acc_mask"
     assert "held-out MLM accuracy at [MASK] 5.0 %" in result.verdict_text
+
+
+def test_claim_1_reads_the_longer_runs_when_the_plan_has_them(tmp_path):
+    from bertlab.reproduce.claims import Context, claim_1
+
+    plan = budget.plan(20, claims=(1, 2), seeds=(0, 1), device="cpu", step_seconds=QUIET)
+    assert plan.scale.separate_long
+    ctx = Context(plan, tmp_path, log=lambda text: None)
+    ctx._runs["reference"] = [_fake_run(tmp_path, f"ref{i}", 0.30, 0.50) for i in range(2)]  # NSP at chance
+    ctx._runs["long"] = [_fake_run(tmp_path, f"long{i}", 0.30, 0.70 + 0.01 * i) for i in range(2)]
+    assert claim_1(ctx).held is True
+
+
+def test_claims_5_and_6_without_course_models_say_how_to_prepare_them(tmp_path, monkeypatch):
+    from bertlab.reproduce import external
+    from bertlab.reproduce.claims import Context
+
+    monkeypatch.setattr(external, "course_model", lambda name: None)
+    plan = budget.plan(1, quick=True, claims=(5, 6), seeds=(0,), step_seconds=QUIET)
+    ctx = Context(plan, tmp_path, runs=tmp_path, log=lambda text: None)
+    five, six = external.claim_5(ctx), external.claim_6(ctx)
+    assert five.held is None and "bertlab course prepare --only en" in five.verdict_text
+    assert six.held is None and "bertlab course prepare --only zh" in six.verdict_text
+
+
+def _transfer_cells(spec, scores):
+    """Fake cells of the transfer experiment: {mode: [score per seed]}."""
+    return [{"task": spec, "encoder": "pre-trained", "mode": mode, "pooling": "cls", "examples": 1000, "seed": seed,
+             "score": score, "reused": True} for mode, values in scores.items() for seed, score in enumerate(values)]
+
+
+@pytest.mark.parametrize("pair, single, held", [
+    ({"finetune": [0.77, 0.76], "features": [0.54, 0.55]}, {"finetune": [0.72, 0.72], "features": [0.66, 0.67]},
+     True),  # the committed transfer run at 1,000 labels
+    ({"finetune": [0.77, 0.76], "features": [0.54, 0.55]}, {"finetune": [0.60, 0.61], "features": [0.70, 0.70]},
+     False),  # frozen features clearly better on the single-text task
+    ({"finetune": [0.60, 0.70], "features": [0.55, 0.56]}, {"finetune": [0.72, 0.72], "features": [0.66, 0.67]},
+     False),  # fine-tuning ahead on pairs, but not beyond the seeds' spread
+])
+def test_claim_6_reads_the_transfer_cells(tmp_path, monkeypatch, pair, single, held):
+    from bertlab.experiments import transfer
+    from bertlab.reproduce import external
+    from bertlab.reproduce.claims import Context
+
+    calls = []
+
+    def run_task(spec, plan, args, sources, out, say, missing, encoders=transfer.ENCODERS):
+        calls.append((spec, plan.sizes, plan.seeds, Path(out), encoders))
+        scores = pair if spec.startswith("next-sentence") else single
+        return _transfer_cells(spec, scores), {"metric": "macro_f1", "chance": 0.33, "encoder": "zh-run"}
+
+    monkeypatch.setattr(external, "course_model", lambda name: tmp_path)
+    monkeypatch.setattr(transfer, "run_task", run_task)
+    plan = budget.plan(60, claims=(6,), seeds=(0, 1), device="cpu", step_seconds=QUIET, transfer_out="runs/tr")
+    result = external.claim_6(Context(plan, tmp_path, runs=tmp_path / "runs", log=lambda text: None))
+    assert result.held is held and not result.inconclusive
+    assert [c[0] for c in calls] == ["reviews-zh", "next-sentence:peoples-daily-zh"]
+    assert all(c[1] == (1000,) and c[2] == (0, 1) and c[3] == Path("runs/tr") and c[4] == ("pre-trained",)
+               for c in calls)  # the experiment's own cells and folder: a rerun after it trains nothing
+    assert "4 of 8 cells were reused" not in result.verdict_text and "8 of 8 cells were reused" in result.verdict_text
+
+
+def test_distill_vs_scratch_takes_a_finished_teacher_and_its_corpus(tmp_path):
+    from bertlab.experiments.distill_vs_scratch import Plan, given_teacher
+
+    with pytest.raises(ValueError, match="bertlab course prepare"):
+        given_teacher(Plan(teacher_run=str(tmp_path / "none")))
+    run = tmp_path / "teacher"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"options": {"corpus": "news-en", "vocab_size": 1024}}))
+    (run / "status.json").write_text(json.dumps({"status": "running", "step": 3}))
+    with pytest.raises(ValueError, match="no finished"):
+        given_teacher(Plan(teacher_run=str(run)))
+    (run / "status.json").write_text(json.dumps({"status": "finished", "step": 10}))
+    p = given_teacher(Plan(teacher_run=str(run)))
+    assert (p.corpus, p.vocab_size, p.teacher_run) == ("news-en", 1024, str(run))
+    assert given_teacher(Plan()) == Plan()

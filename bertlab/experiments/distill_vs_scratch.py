@@ -23,6 +23,10 @@ held-out accuracy. The table header names the task and the metric; ``results.jso
 The same fine-tuning from *random* weights of the teacher's and the student's shapes (``random_weights``,
 two reference rows of the table) says what pre-training added at all.
 
+``--teacher RUN`` (``Plan.teacher_run``) distils from a finished pre-training run instead of step 1, e.g. the
+course model (``bertlab.course.course_model("teacher")``; ``bertlab reproduce``'s claim 5): its corpus and
+vocabulary, scored here on the students' held-out batches, fine-tuned into the experiment's folder.
+
 Why this recipe: a teacher is only worth copying if it knows something. The first version (preset ``small``
 trained with BERT's plain settings for 1200 steps) reached 13.7 % held-out MLM accuracy, and no downstream
 task told its students from random initialisation. Trained with the fast-cpu recipe, a 4-layer teacher
@@ -51,10 +55,10 @@ from bertlab.finetune.loop import EncoderSource, FinetuneOptions, finetune
 from bertlab.finetune.metrics import classification_metrics
 from bertlab.finetune.tasks import load_task
 from bertlab.io import atomic_write_json, atomic_write_text
-from bertlab.pretrain import PretrainOptions, pretrain
+from bertlab.pretrain import PretrainOptions, build_data, pretrain, task_and_baselines
 from bertlab.recipes import RECIPES
 from bertlab.train.metrics import read_metrics
-from bertlab.train.run import load_run
+from bertlab.train.run import load_run, read_status
 
 FULL_MINUTES = 15  # what the default step counts take on 2 idle cores of the reference CPU (see the README)
 FAST_CPU_MODEL = RECIPES["fast-cpu"]["model_overrides"]  # pre-LN, no dropout
@@ -86,6 +90,9 @@ class Plan:
     downstream: str = "auto"  # auto | nsp | a fine-tuning task name
     finetune_steps: int = 300
     finetune_lr: float = 3e-4  # bertlab finetune's default for fine-tuning
+    # a finished pre-training run to distil from instead of training the teacher above (e.g. the course model,
+    # ``bertlab.course.course_model("teacher")``); the corpus and vocabulary must be its own
+    teacher_run: str | None = None
 
     def scaled(self, factor: float) -> "Plan":
         return replace(self, teacher_steps=max(10, round(self.teacher_steps * factor)),
@@ -111,6 +118,9 @@ def add_arguments(parser) -> None:
                         help=f"scale every step count to this budget (default {FULL_MINUTES}: the recipe below)")
     parser.add_argument("--corpus", help=f"pre-training corpus (default {d.corpus})")
     parser.add_argument("--teacher-steps", type=int, help=f"default {d.teacher_steps}")
+    parser.add_argument("--teacher", dest="teacher_run", metavar="RUN",
+                        help="distil from this finished pre-training run (e.g. the course model: .cache/course-models/"
+                             "en-wiki) instead of training one; the corpus and vocabulary are then the teacher's")
     parser.add_argument("--student-steps", type=int, help=f"default {d.student_steps}")
     parser.add_argument("--seeds", help="student seeds, comma-separated (default 0,1)")
     parser.add_argument("--downstream", help="auto (default: capitalization:CORPUS on an English corpus, scored by "
@@ -128,7 +138,7 @@ def plan_from_args(args) -> Plan:
             raise ValueError(f"--budget-minutes must be positive, got {args.budget_minutes}")
         plan = plan.scaled(args.budget_minutes / FULL_MINUTES)
     changes = {k: getattr(args, k) for k in ("corpus", "teacher_steps", "student_steps", "downstream", "precision",
-                                             "device") if getattr(args, k, None) is not None}
+                                             "device", "teacher_run") if getattr(args, k, None) is not None}
     if getattr(args, "seeds", None):
         try:
             changes["seeds"] = tuple(int(s) for s in args.seeds.split(","))
@@ -250,9 +260,11 @@ class Downstream:
                 f"{majority:.1%} of test {'words' if self.task.kind == 'token' else 'examples'}, whose "
                 f"{METRIC_NAMES[self.metric]} is {_pct(majority_score(self.task, self.metric))}")
 
-    def score(self, run_dir: Path, last_eval: dict, seed: int, progress: bool) -> tuple[float, dict]:
-        """(the score, every test metric) of one pre-trained run; fine-tuned once, then read from
-        ``RUN/downstream/measure.json``."""
+    def score(self, run_dir: Path, last_eval: dict, seed: int, progress: bool,
+              folder: Path | None = None) -> tuple[float, dict]:
+        """(the score, every test metric) of one pre-trained run; fine-tuned once into ``folder`` (default
+        ``RUN/downstream``: a teacher trained elsewhere gets a folder of the experiment's), then read from its
+        ``measure.json``."""
         if self.kind == "nsp":
             if "nsp_acc" not in last_eval:
                 raise ValueError(f"{run_dir}: no held-out NSP accuracy (was it trained with objective mlm?)")
@@ -261,7 +273,7 @@ class Downstream:
         def pretrained():
             run = load_run(run_dir)
             return EncoderSource(run.model_config, self.tokenizer, run.model, f"pre-trained run {run_dir}")
-        return self._measure(run_dir / "downstream", seed, progress, pretrained)
+        return self._measure(folder or run_dir / "downstream", seed, progress, pretrained)
 
     def score_random(self, config: dict, folder: Path, seed: int, progress: bool) -> tuple[float, dict] | None:
         """The same fine-tuning from *random* weights of the shape ``config`` (a run's "model" dict): the line
@@ -354,7 +366,9 @@ def markdown(results: dict, summary: dict) -> str:
     seeds = ", ".join(str(s) for s in results["plan"]["seeds"])
     plan = results["plan"]
     lines += ["", f"Students: mean over seeds {seeds} (each seed in brackets); {plan['student_steps']} steps "
-                  f"each; teacher {plan['teacher_steps']} steps; corpus {plan['corpus']}. "
+                  f"each; teacher "
+                  f"{plan['teacher_run'] + ' (trained elsewhere)' if plan.get('teacher_run') else str(plan['teacher_steps']) + ' steps'}; "
+                  f"corpus {plan['corpus']}. "
                   f"Downstream: {down}." + (" Random weights: the same fine-tuning (teacher seed 0, student "
                                              "seeds as above) without pre-training, for reference." if random else ""),
               ""]
@@ -391,20 +405,57 @@ def run(args) -> int:
     return print_results(run_plan(plan, out, fresh=args.fresh, progress=not args.quiet), out)
 
 
+def given_teacher(plan: Plan) -> Plan:
+    """``plan`` with the corpus and vocabulary of its ``teacher_run`` (the students must read the teacher's
+    corpus and tokens); a missing or unfinished run is refused."""
+    if not plan.teacher_run:
+        return plan
+    folder = Path(plan.teacher_run)
+    if not (folder / "config.json").exists() or read_status(folder).get("status") != "finished":
+        raise ValueError(f"--teacher {folder}: no finished pre-training run there (for the course model: "
+                         f"bertlab course prepare --only en)")
+    options = json.loads((folder / "config.json").read_text())["options"]
+    return replace(plan, corpus=options["corpus"], vocab_size=int(options["vocab_size"]))
+
+
+def teacher_eval(plan: Plan, teacher_dir: Path) -> dict:
+    """Held-out metrics of a teacher trained elsewhere, on the batches every student here is scored on (its
+    held-out documents and masks, ``plan.eval_examples`` of them), with the [MASK] / random / unchanged split
+    and the unigram baseline, which a run trained before that split does not log."""
+    import torch
+
+    run = load_run(teacher_dir)
+    options = PretrainOptions(**{**run.config["options"], "eval_examples": plan.eval_examples, "out": None,
+                                 "resume": False, "progress": False, "warmup_seq_length": 0})
+    data = build_data(options, tokenizer=run.tokenizer)
+    task, _ = task_and_baselines(options, data)
+    run.model.eval()
+    with torch.no_grad():
+        return task.evaluate(run.model)
+
+
 def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) -> dict:
-    prepare_out(out, ("teacher", *(f"{kind}-seed{s}" for kind in ("distilled", "scratch") for s in plan.seeds),
+    plan = given_teacher(plan)
+    prepare_out(out, ("teacher", "teacher-downstream",
+                      *(f"{kind}-seed{s}" for kind in ("distilled", "scratch") for s in plan.seeds),
                       "random-weights"), fresh)
     began = time.time()
     timings = {}
     say = stage_logger("distill-vs-scratch")
 
     kind = downstream_kind(plan)
-    say(f"teacher: {plan.teacher_preset} {plan.teacher_overrides or ''} for {plan.teacher_steps} steps")
-    teacher_dir = out / "teacher"
-    teacher_eval = pretrain_run(plan, teacher_dir, plan.teacher_preset, plan.teacher_overrides, plan.teacher_steps,
-                                plan.teacher_lr, 0, progress,
-                                (plan.teacher_warmup_seq_length, plan.teacher_warmup_seq_steps))
-    timings["teacher"] = run_seconds(teacher_dir)
+    if plan.teacher_run:  # trained elsewhere (e.g. the course model): scored here, fine-tuned into out
+        teacher_dir = Path(plan.teacher_run)
+        say(f"teacher: {teacher_dir} (trained elsewhere)")
+        last_teacher = teacher_eval(plan, teacher_dir)
+        timings["teacher"] = 0.0
+    else:
+        say(f"teacher: {plan.teacher_preset} {plan.teacher_overrides or ''} for {plan.teacher_steps} steps")
+        teacher_dir = out / "teacher"
+        last_teacher = pretrain_run(plan, teacher_dir, plan.teacher_preset, plan.teacher_overrides,
+                                    plan.teacher_steps, plan.teacher_lr, 0, progress,
+                                    (plan.teacher_warmup_seq_length, plan.teacher_warmup_seq_steps))
+        timings["teacher"] = run_seconds(teacher_dir)
     teacher_config = json.loads((teacher_dir / "config.json").read_text())
     teacher_options = teacher_config["options"]
     runs = {"distilled": [], "scratch": []}
@@ -429,7 +480,8 @@ def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) 
     say(f"downstream measure: {kind}")
     downstream = Downstream(kind, plan, teacher_dir, teacher_options)
     # "downstream_acc" holds the task's score (accuracy, or macro-F1 for a token task: "downstream_metric")
-    teacher_down, teacher_test = downstream.score(teacher_dir, teacher_eval, 0, progress)
+    teacher_down, teacher_test = downstream.score(teacher_dir, last_teacher, 0, progress,
+                                                  folder=out / "teacher-downstream" if plan.teacher_run else None)
     for name in runs:
         for r in runs[name]:
             r["downstream_acc"], r["downstream_test"] = downstream.score(Path(r["run"]), r["last_eval"], r["seed"],
@@ -453,10 +505,11 @@ def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) 
         "parameters": {"teacher": count_parameters(BertConfig.from_dict(teacher_config["model"])).unique,
                        "student": count_parameters(student_config).unique},
         "shapes": {"teacher": _shape(teacher_config["model"]), "student": _shape(student_config.to_dict())},
-        "teacher": {"run": str(teacher_dir), "mlm_acc": float(teacher_eval["mlm_acc"]),
-                    "mlm_acc_mask": teacher_eval.get("mlm_acc_mask"),
-                    "unigram_acc_mask": teacher_eval.get("unigram_acc_mask"),
-                    "nsp_acc": teacher_eval.get("nsp_acc"), "downstream_acc": teacher_down,
+        "teacher": {"run": str(teacher_dir), "mlm_acc": float(last_teacher["mlm_acc"]),
+                    "mlm_acc_mask": last_teacher.get("mlm_acc_mask"),
+                    "unigram_acc_mask": last_teacher.get("unigram_acc_mask"),
+                    "nsp_acc": last_teacher.get("nsp_acc"), "trained_here": not plan.teacher_run,
+                    "downstream_acc": teacher_down,
                     "downstream_test": teacher_test},
         "distilled": [{k: v for k, v in r.items() if k != "last_eval"} for r in runs["distilled"]],
         "scratch": [{k: v for k, v in r.items() if k != "last_eval"} for r in runs["scratch"]],

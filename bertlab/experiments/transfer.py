@@ -162,10 +162,12 @@ def command_line(args) -> str:
     return " ".join(words)
 
 
-def run_task(spec: str, plan: Plan, args, sources: dict, out: Path, say, missing: list) -> tuple[list[dict], dict]:
+def run_task(spec: str, plan: Plan, args, sources: dict, out: Path, say, missing: list,
+             encoders: tuple = ENCODERS) -> tuple[list[dict], dict]:
     """Every cell of one task (``SPEC`` or ``SPEC@RUN``: RUN instead of the language's course model);
     returns (cells, what the report needs to know about the task); ``missing`` collects the cells skipped
-    by ``--cached-only``."""
+    by ``--cached-only``; ``encoders`` picks among "pre-trained" and "random" (``bertlab reproduce``'s claim 6
+    needs only the first)."""
     spec, _, given = spec.partition("@")
     language = load_task(spec).language  # which course model reads it
     run_dir = Path(given) if given else course_run(language, getattr(args, f"{language}_from"))
@@ -187,6 +189,8 @@ def run_task(spec: str, plan: Plan, args, sources: dict, out: Path, say, missing
             encoded = EncodedTask(encode_examples(sub.train, source.tokenizer, task.kind, task.labels,
                                                   plan.max_seq_length), dev, test, plan.max_seq_length)
             for encoder_name, encoder in (("pre-trained", source), ("random", source.random())):
+                if encoder_name not in encoders:
+                    continue
                 for mode, pooling in modes_for(task.kind):
                     options = FinetuneOptions(
                         task=spec, from_run=str(run_dir) if encoder.weights is not None else None, mode=mode,
@@ -353,5 +357,5 @@ def plot_curves(results: dict, path: Path) -> Path:
     return path
 
 
-__all__ = ["add_arguments", "run", "load_results", "curves", "PUBLISHED", "Plan", "DEFAULT", "QUICK", "format_report",
+__all__ = ["add_arguments", "run", "run_task", "plan_from", "ENCODERS", "load_results", "curves", "PUBLISHED", "Plan", "DEFAULT", "QUICK", "format_report",
            "plot_curves", "modes_for", "steps_for", "task_metric"]

@@ -1,8 +1,9 @@
 """The claims of docs/algorithms.md ("The claims bertlab checks"), one function each: run the experiment,
 compare with the seed spread, return a ``ClaimResult`` with our numbers beside the papers'.
 
-Claims 1–4 share the pre-training runs of ``bertlab.reproduce.runs`` (trained once, on first use); claim 5
-calls ``bertlab.experiments.distill_vs_scratch.run_plan`` and claim 6 ``bertlab.experiments.application_modes``.
+Claims 1–4 share the pre-training runs of ``bertlab.reproduce.runs`` (trained once, on first use; claim 1 has
+longer runs of its own when the budget allows); claim 5 calls ``bertlab.experiments.distill_vs_scratch.run_plan``
+with the course teacher and claim 6 reads ``bertlab.experiments.transfer``'s cells (``external``).
 A claim that cannot run (a module missing, an error) is reported as "not run: <reason>", never guessed.
 
 Masked-LM accuracy means accuracy at [MASK] positions (``mlm_acc_mask``) against the unigram baseline at those
@@ -100,7 +101,7 @@ class Context:
         if variant not in self._runs:
             outs = []
             for seed in self.plan.seeds:
-                self.log(f"pre-training {variant}, seed {seed}: {self.plan.scale.steps} steps")
+                self.log(f"pre-training {variant}, seed {seed}: {self.plan.scale.steps_of(variant)} steps")
                 outs.append(run_variant(self.plan.scale, variant, seed, self.runs / f"{variant}-seed{seed}",
                                         self.progress))
                 e = outs[-1].last_eval
@@ -142,13 +143,18 @@ def _first_train(run_dir: str, metric: str):
 
 # --- claim 1 ------------------------------------------------------------------------------------------------
 
+def claim_1_variant(scale) -> str:
+    """Claim 1 reads the "long" runs when the plan has them (NSP is learnt after MLM), else the reference."""
+    return "long" if scale.separate_long else "reference"
+
+
 def claim_1(ctx: Context) -> ClaimResult:
-    ref = ctx.outcomes("reference")
+    ref = ctx.outcomes(claim_1_variant(ctx.plan.scale))
     mlm, unigram = _mask_acc(ref), _unigram_mask(ref)
     overall, unchanged = _mask_acc(ref, "mlm_acc"), _mask_acc(ref, "mlm_acc_unchanged")
     nsp = [o.last_eval["nsp_acc"] for o in ref]
     c_mlm, c_nsp = beats(mlm, unigram, MARGIN), beats(nsp, [0.5], MARGIN)
-    vocab = ctx.plan.scale.vocab_size
+    vocab = ctx.plan.scale.recipe_values()["vocab_size"]
     measured = {"held_out_mlm_acc_mask": c_mlm.to_dict(), "held_out_nsp_acc": c_nsp.to_dict(),
                 "held_out_mlm_acc": overall, "held_out_mlm_acc_random": _mask_acc(ref, "mlm_acc_random"),
                 "held_out_mlm_acc_unchanged": unchanged, "unigram_mlm_acc": [o.unigram_mlm_acc for o in ref],
@@ -164,7 +170,8 @@ def claim_1(ctx: Context) -> ClaimResult:
             f"50 % ({100 * c_nsp.difference:+.1f} points, needed > {100 * c_nsp.threshold:.1f}) → {word(c_nsp.held)}. "
             f"MLM loss fell from {mean([x for x in measured['mlm_loss_first_train'] if x is not None] or [float('nan')]):.2f} "
             f"(first logged step; uniform guess ln V = {math.log(vocab):.2f}) to "
-            f"{mean(measured['mlm_loss_last_held_out']):.2f} held-out.")
+            f"{mean(measured['mlm_loss_last_held_out']):.2f} held-out, after {ref[0].steps} steps "
+            f"({ref[0].short_steps} of them on short MLM-only inputs, so NSP trained for {ref[0].steps - ref[0].short_steps}).")
     figures = {"claim1_mlm_acc": fig.curves("Claim 1: held-out MLM accuracy at [MASK] positions",
                                             {"reference": _dirs(ref)}, "mlm_acc_mask", "eval",
                                             ("unigram baseline at [MASK]", mean(unigram))),
@@ -266,8 +273,9 @@ def claim_2(ctx: Context) -> ClaimResult:
                                                       f"E={E}"),
                "claim2_loss": fig.curves("Claim 2: held-out MLM loss", {f"E=H={H}": _dirs(ref), f"E={E}": _dirs(fac)},
                                          "mlm_loss", "eval")}
-    ours = (f"embeddings {emb_ref / 1e6:.2f}M → {emb_fac / 1e6:.2f}M (formula exact); MLM loss "
-            f"{mean(ref_loss):.2f} → {mean(fac_loss):.2f}")
+    ours = (f"embeddings {emb_ref / 1e6:.2f}M → {emb_fac / 1e6:.2f}M (formula {'exact' if exact else 'NOT matched'}); "
+            f"[MASK] acc {_pm(acc['reference'])} → {_pm(acc['variant'])}; MLM loss {mean(ref_loss):.2f} → "
+            f"{mean(fac_loss):.2f}")
     return ClaimResult(2, TITLES[2], held, measured, PAPER[2], text, figures, ours, PAPER_SHORT[2],
                        inconclusive=inconclusive)
 
@@ -310,8 +318,9 @@ def claim_3(ctx: Context) -> ClaimResult:
                                        {n: [timing[n]["train_step_s"], timing[n]["forward_s"]] for n in timing}, "s"),
                "claim3_loss": fig.curves("Claim 3: held-out MLM loss", {"not shared": _dirs(ref),
                                                                         "all shared": _dirs(sh)}, "mlm_loss", "eval")}
-    ours = (f"encoder {enc_ref / 1e6:.2f}M → {enc_sh / 1e6:.2f}M ({ratio:.1f}×, L={L}); MLM loss "
-            f"{mean(ref_loss):.2f} → {mean(sh_loss):.2f}; step time {t_ratio:.2f}×")
+    ours = (f"encoder {enc_ref / 1e6:.2f}M → {enc_sh / 1e6:.2f}M ({ratio:.1f}×, L={L}); [MASK] acc "
+            f"{_pm(acc['reference'])} → {_pm(acc['variant'])}; MLM loss {mean(ref_loss):.2f} → {mean(sh_loss):.2f}; "
+            f"step time {t_ratio:.2f}×")
     return ClaimResult(3, TITLES[3], held, measured, PAPER[3], text, figures, ours, PAPER_SHORT[3],
                        inconclusive=inconclusive)
 

@@ -1,39 +1,53 @@
-"""Claims 5 and 6, measured by other engineers' experiment modules (called as Python functions):
-``bertlab.experiments.distill_vs_scratch`` (TinyBERT student vs scratch vs teacher) and
-``bertlab.experiments.application_modes`` (fine-tuning vs feature extraction)."""
+"""Claims 5 and 6, measured by other experiment modules (called as Python functions, with their caches):
+``bertlab.experiments.distill_vs_scratch`` with the course teacher (TinyBERT student vs scratch vs teacher) and
+``bertlab.experiments.transfer``'s cells (fine-tuning vs frozen features on a single-text and a pair task, the
+pre-trained course model). Both need the course models (``bertlab course prepare``): a claim whose model is not
+ready is reported as not run, with the command that prepares it."""
 
 from __future__ import annotations
 
-import contextlib
+import argparse
 import json
-from dataclasses import replace
+import os
 from pathlib import Path
 
-from bertlab.experiments import application_modes as am
+from bertlab.course import course_dir, course_model, resolve
 from bertlab.experiments import distill_vs_scratch as dvs
+from bertlab.experiments import transfer
 from bertlab.reproduce import figures as fig
-from bertlab.reproduce.claims import LEARNED, PAPER, PAPER_SHORT, TITLES, ClaimResult, Context, _pct, _pm
+from bertlab.reproduce.budget import distill_plan
+from bertlab.reproduce.claims import LEARNED, PAPER, PAPER_SHORT, TITLES, ClaimResult, Context, _pct, _pm, not_run
 from bertlab.reproduce.verdicts import beats, mean, not_worse, word
 
-QUICK_FACTOR = 0.5  # --quick: half of distill-vs-scratch's own QUICK steps, NSP as the downstream measure
 
 
-def distill_plan(plan):
-    """distill-vs-scratch's plan for this budget: for --quick its QUICK plan halved, scored by the NSP head
-    (fine-tuning five models is most of its time); otherwise its recipe scaled to the claim's minutes."""
-    if plan.quick:
-        base = replace(dvs.QUICK.scaled(QUICK_FACTOR), downstream="nsp")
-    else:
-        base = dvs.Plan().scaled(plan.distill_factor)
-    return replace(base, seeds=tuple(plan.seeds))
+def missing_course_model(name: str) -> str | None:
+    """None when course model ``name`` is ready, else why not and the command that prepares it."""
+    if course_model(name) is not None:
+        return None
+    model = resolve([name])[0]
+    return (f"the course model {model.name!r} ({course_dir() / model.folder}) is not ready; prepare it with "
+            f"`bertlab course prepare --only {model.name}` (6,000 fast-cpu steps), then run this claim again")
+
+
+def _teacher_words(teacher: dict) -> str:
+    if teacher.get("trained_here", True):
+        return f"trained by the experiment ({teacher['run']})"
+    run = Path(os.path.abspath(teacher["run"]))
+    shown = run.relative_to(Path.cwd()) if run.is_relative_to(Path.cwd()) else run  # no checkout paths in reports
+    return f"the course model `{shown}` (trained before, not here)"
 
 
 def claim_5(ctx: Context) -> ClaimResult:
-    dplan = distill_plan(ctx.plan)
-    out = ctx.runs / "claim5"
-    ctx.log(f"distill-vs-scratch: teacher {dplan.teacher_steps} steps, students {dplan.student_steps} steps, "
-            f"seeds {dplan.seeds}")
-    results = dvs.run_plan(dplan, out, fresh=True, progress=ctx.progress)
+    missing = missing_course_model("teacher")
+    if missing:
+        return not_run(5, missing)
+    dplan = distill_plan(ctx.plan, str(course_model("teacher")))
+    # one folder per step counts: a rerun with the same budget reuses every run and measure
+    out = ctx.runs / "claim5" / f"students{dplan.student_steps}-finetune{dplan.finetune_steps}"
+    ctx.log(f"distill-vs-scratch with the course teacher {dplan.teacher_run}: students {dplan.student_steps} steps, "
+            f"fine-tuning {dplan.finetune_steps} steps, seeds {dplan.seeds}")
+    results = dvs.run_plan(dplan, out, fresh=False, progress=ctx.progress)
     checks = results["summary"]["checks"]
     groups = results["summary"]["groups"]
     teacher = results["teacher"]
@@ -50,8 +64,10 @@ def claim_5(ctx: Context) -> ClaimResult:
     kept = mean(d_down) / max(teacher["downstream_acc"], 1e-12)
     ratio = results["parameters"]["student"] / results["parameters"]["teacher"]
     # a teacher that learned nothing beyond word frequencies has nothing to teach: no verdict then
-    teacher_config = json.loads((Path(teacher["run"]) / "config.json").read_text(encoding="utf-8"))
-    unigram = teacher_config.get("baselines", {}).get("unigram_mlm_acc_mask" if where else "unigram_mlm_acc")
+    unigram = teacher.get("unigram_acc_mask") if where else None  # scored with the teacher, on the same batches
+    if unigram is None:  # results of a trained-here teacher: its run's recorded baseline
+        teacher_config = json.loads((Path(teacher["run"]) / "config.json").read_text(encoding="utf-8"))
+        unigram = teacher_config.get("baselines", {}).get("unigram_mlm_acc_mask" if where else "unigram_mlm_acc")
     teacher_learned = unigram is None or teacher[key] > unigram + LEARNED
     held = c_mlm.held and c_down.held and kept >= 0.9 and ratio < 1
     inconclusive = not teacher_learned
@@ -65,7 +81,7 @@ def claim_5(ctx: Context) -> ClaimResult:
                 "student_parameter_ratio": ratio, "downstream": results["downstream_description"],
                 "experiment_checks": checks, "experiment_target_held": results["summary"]["target_held"],
                 "plan": results["plan"], "seconds": results["seconds"], "groups": groups}
-    text = (f"Student {results['shapes']['student']} ({ratio:.0%} of the teacher's {results['parameters']['teacher']:,} "
+    text = (f"Teacher: {_teacher_words(teacher)}. Student {results['shapes']['student']} ({ratio:.0%} of the teacher's {results['parameters']['teacher']:,} "
             f"parameters). Held-out MLM accuracy{where}: distilled {_pm(d_mlm)} vs scratch {_pm(s_mlm)} "
             f"({100 * c_mlm.difference:+.1f} points, seed spread {100 * c_mlm.spread:.1f}) → {word(c_mlm.held)}; "
             f"teacher {_pct(teacher[key])}. Downstream ({results['downstream_description']}): distilled "
@@ -93,88 +109,79 @@ def claim_5(ctx: Context) -> ClaimResult:
                        inconclusive=inconclusive)
 
 
-def application_args(budget: dict, out: Path, seed: int, from_run: str | None):
-    """The argparse namespace of ``bertlab experiment application-modes`` for this budget."""
-    import argparse
-
+def transfer_args(cells: dict, out: Path):
+    """The argparse namespace of ``bertlab experiment transfer`` for claim 6's cells."""
     parser = argparse.ArgumentParser()
-    am.add_arguments(parser)
-    argv = ["--out", str(out), "--no-random", "--seed", str(seed), "--pretrain-steps", str(budget["pretrain_steps"]),
-            "--steps", str(budget["steps"]), "--max-train-examples", str(budget["max_train"]),
-            "--max-eval-examples", str(budget["max_eval"])]
-    if budget.get("quick"):
-        argv.append("--quick")
-    if from_run:
-        argv += ["--from", from_run]
-    return parser.parse_args(argv)
+    transfer.add_arguments(parser)
+    argv = ["--out", str(out), "--sizes", ",".join(map(str, cells["sizes"])),
+            "--seeds", ",".join(map(str, cells["seeds"]))]
+    return parser.parse_args(argv + (["--quick"] if cells.get("quick") else []))
 
 
 def claim_6(ctx: Context) -> ClaimResult:
-    budget = ctx.plan.application
-    per_seed, pretrained, reused = [], None, 0
-    for seed in ctx.plan.seeds:
-        out = ctx.runs / "claim6" / f"seed{seed}"
-        ctx.log(f"application-modes, seed {seed}: {budget['steps']} steps per cell")
-        out.mkdir(parents=True, exist_ok=True)
-        before = {f: f.stat().st_mtime for f in out.glob("cells/*/results.json")}
-        with open(out / "stdout.log", "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-            status = am.run(application_args(budget, out, seed, pretrained))
-        # application-modes reuses a cell whose options match an earlier run's: say so (wall time is then lower)
-        reused += sum(1 for f, t in before.items() if f.exists() and f.stat().st_mtime == t)
-        if status:
-            raise RuntimeError(f"application-modes exited with status {status}")
-        data = json.loads((out / "results.json").read_text(encoding="utf-8"))
-        pretrained = pretrained or data["pretrained"]  # later seeds fine-tune the same encoder
-        per_seed.append(data)
-    kinds = {spec: info["task"]["kind"] for spec, info in per_seed[0]["tasks"].items()}
-    acc = {}  # kind -> mode -> [mean over poolings, per seed]
-    for data in per_seed:
-        for spec, kind in kinds.items():
-            for mode in ("finetune", "features"):
-                cells = [c["accuracy"] for c in data["cells"] if c["task"] == spec and c["mode"] == mode
-                         and c["encoder"] == "pre-trained"]
-                acc.setdefault(kind, {}).setdefault(mode, []).append(mean(cells))
-    if "pair" not in acc or "single" not in acc:
-        return ClaimResult(6, TITLES[6], None, {"accuracy": acc}, PAPER[6],
-                           f"not run: expected a single-text and a pair task, got {sorted(acc)}")
-    c_pair = beats(acc["pair"]["finetune"], acc["pair"]["features"])
-    c_single = not_worse(acc["single"]["finetune"], acc["single"]["features"])
+    missing = missing_course_model("zh")  # both tasks are Chinese: the zh course model reads them
+    if missing:
+        return not_run(6, missing)
+    cells = ctx.plan.transfer
+    # the experiment's own folder (a rerun after `bertlab experiment transfer` trains nothing); --quick's toy
+    # cells stay with the report's runs
+    out = ctx.runs / "claim6" if cells.get("quick") else Path(cells.get("out") or "runs/transfer")
+    args = transfer_args(cells, out)
+    tplan = transfer.plan_from(args)
+    sources, found, infos, reused = {}, [], {}, 0
+    for kind, spec in cells["tasks"].items():
+        ctx.log(f"transfer: {spec}, {cells['sizes'][0]} labelled examples, seeds {tplan.seeds}, fine-tune and "
+                f"frozen features, in {out}")
+        task_cells, info = transfer.run_task(spec, tplan, args, sources, out, ctx.log, [], encoders=("pre-trained",))
+        found += task_cells
+        infos[kind] = info
+        reused += sum(c["reused"] for c in task_cells)
+    score = {kind: {mode: [c["score"] for c in found if c["task"] == spec and c["mode"] == mode]
+                    for mode in ("finetune", "features")} for kind, spec in cells["tasks"].items()}
+    metric = {kind: {"span_f1": "span F1", "macro_f1": "macro-F1"}[infos[kind]["metric"]] for kind in infos}
+    chance = {kind: infos[kind]["chance"] for kind in infos}
+    c_pair = beats(score["pair"]["finetune"], score["pair"]["features"])
+    c_single = not_worse(score["single"]["finetune"], score["single"]["features"])
     most_on_pair = c_pair.difference > c_single.difference
     held = c_pair.held and c_single.held and most_on_pair
-    tasks = {kinds[s]: s for s in kinds}
-    majority = {kinds[s]: i["majority"] for s, i in per_seed[0]["tasks"].items()}
     # classifiers no better than always answering the majority label cannot rank the modes
-    chance = [k for k in ("pair", "single") if max(mean(acc[k]["finetune"]), mean(acc[k]["features"]))
-              <= majority[k] + LEARNED]
-    inconclusive = bool(chance)
+    at_chance = [k for k in ("pair", "single") if max(mean(score[k]["finetune"]), mean(score[k]["features"]))
+                 <= chance[k] + LEARNED]
+    inconclusive = bool(at_chance)
     if inconclusive:
         held = None
-    measured = {"tasks": tasks, "accuracy_mean_over_poolings": acc, "pair": c_pair.to_dict(),
-                "single": c_single.to_dict(), "gap_larger_on_pair": most_on_pair, "budget": budget,
-                "majority_baseline": majority, "at_chance": chance, "cells_reused_from_cache": reused,
-                "cells": [d["cells"] for d in per_seed]}
-    text = (f"Test accuracy, mean over the [CLS] / mean / scalar-mix poolings. Pair task ({tasks['pair']}): "
-            f"fine-tuning {_pm(acc['pair']['finetune'])} vs features {_pm(acc['pair']['features'])} "
-            f"({100 * c_pair.difference:+.1f} points, seed spread {100 * c_pair.spread:.1f}) → fine-tuning better "
-            f"beyond the spread: {word(c_pair.held)}. Single-text task ({tasks['single']}): fine-tuning "
-            f"{_pm(acc['single']['finetune'])} vs features {_pm(acc['single']['features'])} "
-            f"({100 * c_single.difference:+.1f} points) → fine-tuning not worse beyond the spread: "
-            f"{word(c_single.held)}. The gap is larger on pairs: {word(most_on_pair)}.")
+    tasks = cells["tasks"]
+    measured = {"tasks": tasks, "labelled_examples": cells["sizes"][0], "steps_per_cell": cells["steps"],
+                "test_score": score, "metric": metric, "majority_baseline": chance, "pair": c_pair.to_dict(),
+                "single": c_single.to_dict(), "gap_larger_on_pair": most_on_pair, "at_chance": at_chance,
+                "cells_reused": reused, "cells": found, "transfer_folder": str(out),
+                "encoder": {k: infos[k]["encoder"] for k in infos}}
+    text = (f"The transfer experiment's cells (docs/transfer.md): the pre-trained course model `{infos['pair']['encoder']}`, "
+            f"{cells['sizes'][0]} labelled training examples, fine-tuning every weight ([CLS] through the pooler) vs a "
+            f"head on frozen features (scalar mix of all layers), seeds {', '.join(map(str, tplan.seeds))}. Pair task "
+            f"({tasks['pair']}), test {metric['pair']}: fine-tuning {_pm(score['pair']['finetune'])} vs features "
+            f"{_pm(score['pair']['features'])} ({100 * c_pair.difference:+.1f} points, seed spread "
+            f"{100 * c_pair.spread:.1f}) → fine-tuning better beyond the spread: {word(c_pair.held)}. Single-text task "
+            f"({tasks['single']}), test {metric['single']}: fine-tuning {_pm(score['single']['finetune'])} vs features "
+            f"{_pm(score['single']['features'])} ({100 * c_single.difference:+.1f} points) → fine-tuning not worse "
+            f"beyond the spread: {word(c_single.held)}. The gap is larger on pairs: {word(most_on_pair)}. "
+            f"Majority-class {metric['pair']}: pair {_pct(chance['pair'])}, single {_pct(chance['single'])}.")
     if reused:
-        text += (f" ({reused} of {sum(len(d['cells']) for d in per_seed)} cells were reused from an earlier run with "
-                 f"identical options in {ctx.runs / 'claim6'}; delete it to retrain them.)")
+        text += (f" ({reused} of {len(found)} cells were reused from an earlier run with identical options in {out}; "
+                 f"delete them to retrain.)")
     if inconclusive:
-        text += (f" Inconclusive at this budget: on the {' and '.join(chance)} task(s) neither mode beats always "
-                 f"answering the majority label ({', '.join(_pct(majority[k]) for k in chance)}) by "
-                 f"{100 * LEARNED:.0f} points.")
-    figures = {"claim6_modes": fig.bars("Claim 6: test accuracy, fine-tuning vs feature extraction (mean over seeds "
-                                        "and poolings)", [f"pair: {tasks['pair']}", f"single: {tasks['single']}"],
-                                        {m: [mean(acc['pair'][m]), mean(acc['single'][m])]
-                                         for m in ("finetune", "features")}, "test accuracy")}
-    ours = (f"pair {_pm(acc['pair']['finetune'])} vs {_pm(acc['pair']['features'])}; single "
-            f"{_pm(acc['single']['finetune'])} vs {_pm(acc['single']['features'])} (fine-tune vs features)")
+        text += (f" Inconclusive: on the {' and '.join(at_chance)} task(s) neither mode beats always answering the "
+                 f"majority label by {100 * LEARNED:.0f} points.")
+    figures = {"claim6_modes": fig.bars(f"Claim 6: test score at {cells['sizes'][0]} labels, fine-tuning vs "
+                                        f"frozen features (mean over seeds)",
+                                        [f"pair: {tasks['pair']}", f"single: {tasks['single']}"],
+                                        {m: [mean(score['pair'][m]), mean(score['single'][m])]
+                                         for m in ("finetune", "features")}, "test score (macro-F1)")}
+    ours = (f"pair {_pm(score['pair']['finetune'])} vs {_pm(score['pair']['features'])}; single "
+            f"{_pm(score['single']['finetune'])} vs {_pm(score['single']['features'])} (fine-tune vs features, "
+            f"{metric['single']})")
     return ClaimResult(6, TITLES[6], held, measured, PAPER[6], text, figures, ours, PAPER_SHORT[6],
                        inconclusive=inconclusive)
 
 
-__all__ = ["claim_5", "claim_6", "distill_plan", "application_args"]
+__all__ = ["claim_5", "claim_6", "transfer_args", "missing_course_model"]

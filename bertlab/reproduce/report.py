@@ -67,10 +67,7 @@ def markdown(results: dict, claims: list, figure_status: dict) -> str:
              "the variants (exact parameter counts and timings still decide against a claim). "
              "Absolute numbers are far from the papers' (a few minutes of CPU instead of days of TPU): compare "
              "directions, not values.", "",
-             f"Pre-training runs of claims 1–4: preset `{s['preset']}` {s['overrides'] or ''} on `{s['corpus']}`, "
-             f"vocabulary {s['vocab_size']}, {s['max_seq_length']} tokens, batch {s['batch_size']}, "
-             f"{s['steps']} steps, learning rate {s['learning_rate']:g}, the same held-out documents and masks for "
-             f"every run (measured step time {p['seconds_per_step']:.3f} s before training).", ""]
+             pretraining_line(p), ""]
     for c in claims:
         lines += [f"## Claim {c.id}: {c.title}", "", f"**{c.verdict}.** {c.verdict_text}", ""]
         if c.paper:
@@ -88,6 +85,22 @@ def markdown(results: dict, claims: list, figure_status: dict) -> str:
                                       for k, v in errors.items()] + [""]
     lines.append(f"Every number: `results.json`. Run folders (metrics.jsonl, weights): `{results.get('runs', 'runs/')}`.")
     return "\n".join(lines) + "\n"
+
+
+def pretraining_line(p: dict) -> str:
+    """How claims 1-4's runs were trained, in one paragraph."""
+    s = p["scale"]
+    if not p["runs"]:
+        return "No pre-training runs (claims 1–4 not selected)."
+    recipe = ", ".join(f"{k} {v}" for k, v in s["recipe_changes"].items())
+    speeds = ", ".join(f"{phase} {1000 * v:.0f} ms" for phase, v in p["step_seconds"].items())
+    long = (f"; claim 1's own runs (the same shape, for NSP, which is learnt after MLM) {s['long_steps']} steps"
+            if s["long_steps"] > s["steps"] else "; claim 1 reads the same reference runs")
+    return (f"Pre-training runs of claims 1–4: preset `{s['preset']}` {s['overrides'] or ''} on `{s['corpus']}`, "
+            f"recipe `{s['recipe']}`{' with ' + recipe if recipe else ''} (half of the steps on short MLM-only "
+            f"inputs, then {s['max_seq_length']}-token inputs, batch {s['batch_size']}; docs/recipe.md); claims 2–4: "
+            f"{s['steps']} steps per run{long}. The same held-out documents and masks for every run; measured step "
+            f"time before training: {speeds} per step.")
 
 
 def readme_section(results: dict, claims: list, report_path: str) -> str:
@@ -126,4 +139,4 @@ def command_line() -> str:
         else " ".join(sys.argv)
 
 
-__all__ = ["machine", "summary_table", "markdown", "write_report", "readme_section", "update_readme"]
+__all__ = ["machine", "summary_table", "markdown", "pretraining_line", "write_report", "readme_section", "update_readme"]

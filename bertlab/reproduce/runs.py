@@ -7,7 +7,12 @@ A variant changes one thing of the reference (BERT shape, E = H, no sharing, dyn
 - ``factorized``: E < H (ALBERT §3.1);   ``shared``: all layers shared (ALBERT §3.1);
 - ``static``: masks fixed when the data is built (RoBERTa §4.1), in as many copies as make each mask be
   seen about 4 times — RoBERTa's static baseline (10 copies over 40 epochs);
-- ``no-nsp``: MLM alone on full-sentence inputs (RoBERTa §4.2).
+- ``no-nsp``: MLM alone on full-sentence inputs (RoBERTa §4.2);
+- ``long``: the reference trained longer, for claim 1's NSP.
+
+Every run trains with the ``fast-cpu`` recipe (``Scale.options``): the first half of its steps on 16-token
+MLM-only inputs, then 128-token inputs (pairs, or full sentences for ``no-nsp``); ``static`` fixes the masks of
+both phases.
 """
 
 from __future__ import annotations
@@ -20,16 +25,14 @@ from bertlab.analysis.params import count_parameters
 from bertlab.config import IGNORE_INDEX
 from bertlab.data import PretrainingDataset, save_tokenizer
 from bertlab.model import BertForPreTraining
-from bertlab.pretrain import PretrainOptions, build_data, model_config, task_and_baselines
-from bertlab.reproduce.budget import Scale
+from bertlab.pretrain import batch_function, build_data, model_config, task_and_baselines
+from bertlab.reproduce.budget import VARIANT_LABELS, Scale
 from bertlab.train.device import pick_device
 from bertlab.train.loop import train
 from bertlab.train.pretraining import PretrainingTask
 from bertlab.train.run import write_run_config
 from bertlab.train.runlock import clear, run_lock
 
-VARIANT_LABELS = {"reference": "BERT (E = H, not shared, dynamic, MLM + NSP)", "factorized": "factorized E < H",
-                  "shared": "all layers shared", "static": "static masking", "no-nsp": "MLM only (no NSP)"}
 MASK_REUSE = 4  # RoBERTa's static baseline: 10 masks over 40 epochs, each mask seen 4 times
 
 
@@ -43,10 +46,12 @@ class RunOutcome:
     steps: int
     parameters: dict  # count_parameters(...).to_dict()
     unigram_mlm_acc: float
-    epochs: float  # passes over the training examples
-    dupe_factor: int | None = None  # static masking: copies of the masks
+    epochs: float  # passes over the full-length training examples (the 16-token warm-up's are in short_epochs)
+    dupe_factor: int | None = None  # static masking: copies of the masks (full-length inputs)
     unigram_mlm_acc_mask: float | None = None  # the unigram baseline at [MASK] positions (None: an older outcome)
     cross_eval: dict = field(default_factory=dict)  # {"pairs": {...}, "full-sentence": {...}} held-out metrics
+    short_steps: int = 0  # steps of the sequence-length warm-up (short inputs)
+    short_epochs: float = 0.0
     model: object = None  # the trained model (kept in memory for cross-evaluation; not serialised)
 
     def to_dict(self) -> dict:
@@ -56,39 +61,43 @@ class RunOutcome:
 
 
 def options_for(scale: Scale, variant: str, seed: int, out: Path | None, progress: bool = False):
-    if variant not in VARIANT_LABELS:
-        raise ValueError(f"unknown variant {variant!r}")
-    return PretrainOptions(
-        preset=scale.preset, model_overrides=dict(scale.overrides),
-        embedding_size=scale.factorized_embedding if variant == "factorized" else None,
-        share_layers="all" if variant == "shared" else None, corpus=scale.corpus,
-        objective="mlm" if variant == "no-nsp" else "mlm+nsp", masking="static" if variant == "static" else "dynamic",
-        vocab_size=scale.vocab_size, max_seq_length=scale.max_seq_length, eval_examples=scale.eval_examples,
-        steps=scale.steps, batch_size=scale.batch_size, learning_rate=scale.learning_rate, precision=scale.precision,
-        device=scale.device, eval_every=max(1, scale.steps // scale.eval_points), checkpoint_every=0,
-        log_every=max(1, min(10, scale.steps // 20)), seed=seed, split_seed=0, out=str(out) if out else None,
-        progress=progress)
+    """The run's ``PretrainOptions`` (``Scale.options``: the recipe, the shape, the variant's one change)."""
+    return scale.options(variant, seed, out, progress)
 
 
 def run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, progress: bool = False) -> RunOutcome:
     """Train one variant at one seed into ``run_dir`` (replacing what was there); the same glue as
-    ``bertlab.pretrain.pretrain``, plus the static-masking copy count, which ``PretrainOptions`` leaves fixed."""
+    ``bertlab.pretrain.pretrain`` (both phases of the recipe's sequence-length warm-up), plus the static-masking
+    copy count, which ``PretrainOptions`` leaves fixed."""
     options = options_for(scale, variant, seed, run_dir, progress)
     with run_lock(run_dir):
         return _run_variant(scale, variant, seed, run_dir, options)
+
+
+def static_copy(dataset, options, epochs: float, seed: int, max_seq_length: int, objective: str):
+    """``dataset`` with static masks, in as many copies as make each mask be seen about MASK_REUSE times over
+    ``epochs`` passes. Returns (dataset, copies)."""
+    copies = max(1, round(epochs / MASK_REUSE))
+    return PretrainingDataset(dataset.corpus, dataset.tokenizer, max_seq_length=max_seq_length, objective=objective,
+                              masking="static", masking_unit=options.masking_unit, seed=seed,
+                              dupe_factor=copies), copies
 
 
 def _run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, options) -> RunOutcome:
     import torch
 
     data = build_data(options)
-    train_data, dupe_factor = data.train, None
-    epochs = scale.steps * scale.batch_size / len(train_data)
-    if variant == "static":
-        dupe_factor = max(1, round(epochs / MASK_REUSE))
-        train_data = PretrainingDataset(data.train.corpus, data.tokenizer, max_seq_length=options.max_seq_length,
-                                        objective=options.objective, masking="static", whole_word=options.whole_word,
-                                        seed=seed, dupe_factor=dupe_factor)
+    short = options.warmup_seq_step_count if data.warmup_train is not None else 0
+    epochs = (options.steps - short) * options.batch_size / len(data.train)
+    short_epochs = short * options.warmup_batch_size / len(data.warmup_train) if short else 0.0
+    dupe_factor = short_copies = None
+    if variant == "static":  # both phases: the short inputs' masks are fixed too
+        data.train, dupe_factor = static_copy(data.train, options, epochs, seed, options.max_seq_length,
+                                              options.objective)
+        if short:
+            data.warmup_train, short_copies = static_copy(
+                data.warmup_train, options, short_epochs, seed, options.warmup_seq_length,
+                options.warmup_seq_objective or options.objective)
     config = model_config(options, data.tokenizer.get_vocab_size())
     torch.manual_seed(seed)
     model = BertForPreTraining(config)
@@ -96,21 +105,23 @@ def _run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, options) 
     clear(run_dir)  # replace what was there
     save_tokenizer(data.tokenizer, run_dir / "tokenizer.json")
     write_run_config(run_dir, "pretrain", config, options=asdict(options),
-                     data={"corpus": options.corpus, "train_examples": len(train_data), "static_dupe_factor": dupe_factor},
+                     data={"corpus": options.corpus, "train_examples": len(data.train), "static_dupe_factor": dupe_factor,
+                           "short_steps": short, "short_static_dupe_factor": short_copies},
                      baselines=baselines)
     began = time.time()
-    result = train(model, task, lambda step: train_data.batch(step, options.batch_size), options.train_settings(),
-                   run_dir, callbacks=())
+    result = train(model, task, batch_function(options, data), options.train_settings(), run_dir, callbacks=())
     if result.status != "finished":
         raise KeyboardInterrupt
     return RunOutcome(variant, seed, str(run_dir), dict(result.last_eval), time.time() - began, result.step,
                       count_parameters(model).to_dict(), float(baselines["unigram_mlm_acc"]), round(epochs, 2),
-                      dupe_factor, unigram_mlm_acc_mask=baselines["unigram_mlm_acc_mask"], model=model)
+                      dupe_factor, unigram_mlm_acc_mask=baselines["unigram_mlm_acc_mask"], short_steps=short,
+                      short_epochs=round(short_epochs, 2), model=model)
 
 
 def held_out_batches(scale: Scale, objective: str) -> list:
     """The held-out batches every run of ``objective`` is evaluated on (split_seed 0)."""
     options = options_for(scale, "no-nsp" if objective == "mlm" else "reference", 0, None)
+    options.warmup_seq_length = 0  # the held-out batches are full-length; no need to build the short inputs
     return build_data(options).eval_batches
 
 
