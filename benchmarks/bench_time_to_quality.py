@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bertlab.pretrain import PretrainOptions, build_data, pretrain  # noqa: E402
+from bertlab.pretrain import PretrainOptions, build_data, pretrain, steps_for_seconds  # noqa: E402
 from bertlab.recipes import recipe_options  # noqa: E402
 
 # The ladder: each rung adds one change to the one before (what each bought is in docs/recipe.md).
@@ -105,19 +105,6 @@ def probe_step_seconds(values: dict, steps: int = 200, window: int = 5) -> dict[
     return {phase: statistics.median(times) for phase, times in per_phase.items() if times}
 
 
-def steps_for_budget(options: PretrainOptions, seconds: float, step_seconds: dict[str, float]) -> int:
-    """The step count whose short and long phases together take ``seconds`` at the probed speeds."""
-    long_s = step_seconds["long"]
-    if not options.warmup_seq_length or "short" not in step_seconds:
-        return max(1, int(seconds / long_s))
-    short_s = step_seconds["short"]
-    if options.warmup_seq_steps < 1:  # a fraction f of all steps is short: steps x (f short_s + (1-f) long_s)
-        f = options.warmup_seq_steps
-        return max(1, int(seconds / (f * short_s + (1 - f) * long_s)))
-    short = int(options.warmup_seq_steps)  # a fixed count of short steps, then long ones for the rest
-    return max(1, short + int(max(0.0, seconds - short * short_s) / long_s))
-
-
 def batch_tokens(dataset, batch_size: int, step: int) -> int:
     """Real (non-padding) tokens of ``dataset.batch(step, batch_size)``, read from the examples' lengths (what its
     attention mask sums to) without building or masking the batch."""
@@ -169,7 +156,7 @@ def run(values: dict, minutes: float, steps: int | None = None, tokens_per_s: fl
             steps = max(1, int(minutes * 60 * tokens_per_s / per_step))
         else:
             probed = probe_step_seconds(values)
-            steps = steps_for_budget(options, minutes * 60, probed)
+            steps = steps_for_seconds(options, minutes * 60, probed)
             tokens_per_s = steps * per_step / (minutes * 60)  # the average rate the budget assumes
     options = base_options(values, steps=steps)
     data = build_data(options)
