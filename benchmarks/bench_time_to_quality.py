@@ -60,7 +60,9 @@ LADDER: list[tuple[str, str, dict]] = [
     ("seq-warmup", "+ half of the steps on 16-token inputs (batch 256)",
      {"warmup_seq_length": 16, "warmup_seq_steps": 0.5}),
     ("mlm-warmup", "+ MLM only on the 16-token inputs", {"warmup_seq_objective": "mlm"}),
-    ("late-decay", "+ peak lr until the last 30 % of the steps: the fast-cpu recipe", {"lr_decay": 0.3}),
+    ("late-decay", "+ peak lr until the last 30 % of the steps", {"lr_decay": 0.3}),
+    ("mask-more", "+ 40 % masked on the short inputs, 30 % on the pairs, 30 % of the steps short: the fast-cpu recipe",
+     {"warmup_mlm_probability": 0.4, "mlm_probability": 0.3, "warmup_seq_steps": 0.3}),
 ]
 
 

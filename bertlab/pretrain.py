@@ -95,9 +95,11 @@ class PretrainOptions(TrainSettings):
                              f"objective), got {self.warmup_seq_objective!r}")
         if self.warmup_seq_length and self.warmup_seq_objective is not None:
             check_objective(self.attention_mask_kind, self.warmup_seq_objective, option="--warmup-seq-objective")
+        if self.warmup_mlm_probability is None:  # resolved now, so a saved run names the rate it trained with
+            self.warmup_mlm_probability = self.mlm_probability
         for name in ("mlm_probability", "warmup_mlm_probability"):
             rate = getattr(self, name)
-            if rate is not None and not 0 < rate < 1:
+            if not 0 < rate < 1:
                 raise ValueError(f"{name} must be between 0 and 1 (a share of the tokens), got {rate}")
         if self.warmup_seq_steps < 0:
             raise ValueError(f"warmup_seq_steps must be >= 0, got {self.warmup_seq_steps}")
@@ -179,10 +181,8 @@ def build_data(options: PretrainOptions, tokenizer=None) -> PretrainData:
                     for i in range(n_batches)]
     warmup = None
     if options.warmup_seq_length and options.warmup_seq_step_count:
-        warmup_rate = options.mlm_probability if options.warmup_mlm_probability is None \
-            else options.warmup_mlm_probability
         warmup = PretrainingDataset(train_corpus, tokenizer, masking=options.masking, seed=options.seed,
-                                    mlm_probability=warmup_rate, **{**common, "max_seq_length": options.warmup_seq_length,
+                                    mlm_probability=options.warmup_mlm_probability, **{**common, "max_seq_length": options.warmup_seq_length,
                                        "objective": options.warmup_seq_objective or options.objective})
     return PretrainData(train_data, held_out, tokenizer, eval_batches, warmup)
 

@@ -10,6 +10,7 @@ import pytest
 from bertlab.course import course_model
 from bertlab.reproduce import budget
 from bertlab.reproduce.verdicts import beats, not_worse, spread
+from bertlab.recipes import recipe_options
 
 
 # --- held vs the seed spread ------------------------------------------------------------------------------------
@@ -54,10 +55,13 @@ def test_runs_use_the_fast_cpu_recipe_and_change_one_thing():
     scale = budget.Scale(steps=1000, long_steps=3000)
     ref = scale.options("reference", 0)
     assert (ref.precision, ref.learning_rate, ref.vocab_size, ref.max_seq_length) == ("bf16", 2e-3, 8192, 128)
-    assert (ref.warmup_seq_length, ref.warmup_seq_steps, ref.warmup_seq_objective) == (16, 0.5, "mlm")
+    short = recipe_options("fast-cpu")["warmup_seq_steps"]  # the recipe's share of short steps, whatever it is now
+    assert (ref.warmup_seq_length, ref.warmup_seq_steps, ref.warmup_seq_objective) == (16, short, "mlm")
+    assert (ref.mlm_probability, ref.warmup_mlm_probability) == (0.3, 0.4)  # the recipe's masking rates too
     assert ref.model_overrides["norm_placement"] == "pre" and ref.lr_decay == 0.3 and ref.steps == 1000
-    assert ref.warmup_seq_step_count == 500 and ref.split_seed == 0
-    assert scale.options("long", 0).steps == 3000 and scale.options("long", 0).warmup_seq_step_count == 1500
+    assert ref.warmup_seq_step_count == int(1000 * short) and ref.split_seed == 0
+    assert scale.options("long", 0).steps == 3000
+    assert scale.options("long", 0).warmup_seq_step_count == int(3000 * short)
     fac, shared = scale.options("factorized", 1), scale.options("shared", 1)
     static, no_nsp = scale.options("static", 1), scale.options("no-nsp", 1)
     assert fac.embedding_size == 32 and ref.embedding_size is None and shared.share_layers == "all"

@@ -97,8 +97,8 @@ def pretraining_line(p: dict) -> str:
     long = (f"; claim 1's own runs (the same shape, for NSP, which is learnt after MLM) {s['long_steps']} steps"
             if s["long_steps"] > s["steps"] else "; claim 1 reads the same reference runs")
     return (f"Pre-training runs of claims 1–4: preset `{s['preset']}` {s['overrides'] or ''} on `{s['corpus']}`, "
-            f"recipe `{s['recipe']}`{' with ' + recipe if recipe else ''} (half of the steps on short MLM-only "
-            f"inputs, then {s['max_seq_length']}-token inputs, batch {s['batch_size']}; docs/recipe.md); claims 2–4: "
+            f"recipe `{s['recipe']}`{' with ' + recipe if recipe else ''} ({s['short_share']:.0%} of the steps on short "
+            f"MLM-only inputs, then {s['max_seq_length']}-token inputs, batch {s['batch_size']}; docs/recipe.md); claims 2–4: "
             f"{s['steps']} steps per run{long}. The same held-out documents and masks for every run; measured step "
             f"time before training: {speeds} per step.")
 
