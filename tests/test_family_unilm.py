@@ -9,6 +9,7 @@ import torch
 from bertlab.config import get_preset
 from bertlab.data.masking import IGNORE_INDEX
 from bertlab.data.tokenizer import MASK_ID
+from bertlab.experiments import EXPERIMENTS, load_experiment
 from bertlab.family.unilm import (MASK_KINDS, check_objective, generate, next_token_accuracy, prepare_batch,
                                   run_mask_kind, two_stream_inputs, unilm_mask)
 from bertlab.model import BertForPreTraining
@@ -242,6 +243,8 @@ def test_cli_flag_reaches_the_options(monkeypatch):
     from bertlab.cli import main
 
     seen = {}
+    for name in EXPERIMENTS:  # the CLI imports them; one imported under the patch would keep the fake for good
+        load_experiment(name)
 
     def fake_pretrain(options):
         seen["kind"] = options.attention_mask_kind

@@ -11,7 +11,7 @@ def test_fast_switch_and_pick(monkeypatch):
     from bertlab.lessons import fast_mode, pick, run_name
 
     monkeypatch.setenv("BERTLAB_FAST", "1")
-    assert fast_mode() and pick(700, 12) == 12 and run_name("lesson1-teacher") == "lesson1-teacher-fast"
+    assert fast_mode() and pick(700, 12) == 12 and run_name("lesson1-en") == "lesson1-en-fast"
     monkeypatch.setenv("BERTLAB_FAST", "0")
     assert not fast_mode() and pick(700, 12) == 700 and run_name("x") == "x"
 

@@ -79,7 +79,7 @@ def _grade_parser(sub) -> None:
                    help="course data copied into each scratch folder as BERTLAB_CACHE (default: bertlab's cache, "
                         "which holds the corpora, tokenizers and prepared course models)")
     g.add_argument("--runs", type=Path, default=None,
-                   help="course runs copied in as BERTLAB_RUNS (e.g. a runs/ holding lesson1-teacher)")
+                   help="course runs copied in as BERTLAB_RUNS (e.g. a runs/ holding lesson1-en)")
     g.add_argument("--full", action="store_true", help="run the lessons' real trainings instead of FAST mode")
     g.add_argument("--seed", type=str, default=None, help="fix the hidden inputs (default: fresh ones per grading)")
     g.add_argument("--no-jail", action="store_true", help="do not use bubblewrap even where it is installed")

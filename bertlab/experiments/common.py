@@ -112,12 +112,16 @@ def run_seconds(run_dir: Path) -> float:
 
 def cached_run(options, train: Callable) -> str:
     """Train ``options`` (PretrainOptions or DistillOptions, ``options.out`` the run folder) with ``train`` unless
-    a finished run with the same options is there; resume an interrupted one. Returns "reuse", "resume" or "new"."""
+    a finished run with the same options is there; resume an interrupted one. Returns "reuse", "resume" or "new".
+    A run stopped by a signal (Ctrl-C, SIGTERM: it checkpointed) raises KeyboardInterrupt, so that an experiment
+    stops there instead of going on to its next run; the next call resumes it."""
     wanted = {k: v for k, v in asdict(options).items() if k not in ("out", "resume", "progress", "device")}
     state = run_state(Path(options.out), wanted)
     if state != "reuse":
         options.resume = state == "resume"
-        train(options)
+        result = train(options)  # TrainResult
+        if result.status != "finished":
+            raise KeyboardInterrupt(f"{options.out} stopped at step {result.step} ({result.status})")
     return state
 
 

@@ -31,7 +31,8 @@ def pick(normal, fast):
 def runs_dir() -> Path:
     """Where lessons write run folders: ``$BERTLAB_RUNS``, else ``<checkout>/runs``, else ``./runs``.
 
-    Lesson 4 looks here for lesson 1's model (``runs_dir() / "lesson1-teacher"``).
+    Without a prepared course model, lessons look here for the live stand-in an earlier lesson trained
+    (``runs_dir() / "lesson1-en"``, ``bertlab.lessons.setups.ensure_model``).
     """
     if os.environ.get("BERTLAB_RUNS"):
         path = Path(os.environ["BERTLAB_RUNS"])

@@ -3,7 +3,7 @@
 - ``lesson_model(name)``: the prepared course model ``name`` (``bertlab course prepare``) when it is ready, else
   the options of a short live run with the same fast recipe that the lesson trains itself;
 - ``fast_options``: the ``fast-cpu`` recipe at lesson sizes (what lessons train when they compare set-ups);
-- ``lesson1_options``: BERT's plain settings (lessons whose cells are about them).
+- ``lesson1_options``: BERT's plain settings (lessons whose cells are about them: lesson 3).
 
 Sizes come from ``pick(normal, fast)``: normal runs train for real in a few minutes on a 2-core CPU,
 ``BERTLAB_FAST=1`` shrinks them to a handful of steps. In FAST mode the course models are used only when
@@ -97,12 +97,11 @@ def model_line(name: str, path: Path | None, options) -> str:
             f"live one with the fast-cpu recipe, {options.steps:,} steps, into {options.out}")
 
 
-TEACHER_RUN = "lesson1-teacher"  # lesson 1 trains it, lesson 4 distils it
-
-
 def lesson1_options(**changes):
-    """Lesson 1's model: the ``tiny`` preset (BERT, 2 layers × H 128 × 2 heads) on wiki-en, MLM + NSP, dynamic
-    masking, sequences of 64 tokens, batches of 64, peak learning rate 2e-3.
+    """BERT's plain settings at lesson size (lesson 3's comparison starts from them; lesson 1 used them before
+    the fast-cpu recipe): the ``tiny`` preset (post-LN, dropout 0.1) on wiki-en, MLM + NSP, dynamic masking,
+    sequences of 64 tokens, batches of 64, peak learning rate 2e-3. ``changes`` are PretrainOptions fields; give
+    ``out`` (the run folder) to train.
 
     Why 2 layers: on this data a 4-layer post-LN BERT at this learning rate stays at the unigram stage
     (always guessing "the", held-out MLM accuracy 4.1 %) for all of 700 steps, while the 2-layer one leaves
@@ -112,16 +111,5 @@ def lesson1_options(**changes):
         preset="tiny", corpus="wiki-en", objective="mlm+nsp", masking="dynamic", max_seq_length=64,
         batch_size=pick(64, 8), learning_rate=2e-3, warmup=0.06, precision=lesson_precision(),
         steps=pick(1000, 12), eval_every=pick(125, 6), log_every=pick(10, 3), eval_examples=pick(1024, 64),
-        checkpoint_every=0, progress=False, out=str(runs_dir() / run_name(TEACHER_RUN)))
+        checkpoint_every=0, progress=False, out=None)
     return replace(options, **changes)
-
-
-def teacher_path():
-    """Where lesson 1's model is (it may not exist yet)."""
-    return runs_dir() / run_name(TEACHER_RUN)
-
-
-def teacher_ready() -> bool:
-    """True when lesson 1's run finished and left its final weights."""
-    path = teacher_path()
-    return (path / "model.safetensors").exists() and read_status(path).get("status") == "finished"
