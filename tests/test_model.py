@@ -5,6 +5,7 @@ import torch
 
 from bertlab.config import get_preset
 from bertlab.model import BertForPreTraining, BertForSequenceClassification, BertForTokenClassification, BertModel
+from bertlab.model.cross_entropy import labelled_cross_entropy
 
 
 def tiny(**kw):
@@ -64,6 +65,37 @@ def test_masked_only_mlm_loss_equals_full_computation(kw):
     assert torch.allclose(sparse.loss, sparse.mlm_loss + sparse.nsp_loss)
     selected = labels != -100
     assert torch.allclose(sparse.masked_lm_logits, full.prediction_logits[selected], atol=1e-5)
+
+
+def test_masked_only_mlm_gradients_equal_full_computation():
+    """The masked-only loss's own backward (softmax - one-hot, in place) gives F.cross_entropy's gradients."""
+    torch.manual_seed(0)
+    model = BertForPreTraining(tiny()).eval()
+    ids, mask, types, labels = batch()
+    grads = []
+    for positions in ("masked", "all"):
+        model.zero_grad()
+        model(ids, mask, types, labels=labels, mlm_positions=positions).loss.backward()
+        grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])  # no NSP: no pooler
+    assert len(grads[0]) == len(grads[1]) > 20
+    for sparse, full in zip(*grads):
+        assert torch.allclose(sparse, full, atol=1e-6)
+
+
+def test_labelled_cross_entropy_matches_torch_and_refuses_a_second_backward():
+    torch.manual_seed(0)
+    logits = torch.randn(7, 50, requires_grad=True)
+    labels = torch.randint(0, 50, (7,))
+    ours = labelled_cross_entropy(logits, labels)
+    (ours * 3).backward(retain_graph=True)
+    leaf = logits.detach().requires_grad_()
+    expected = torch.nn.functional.cross_entropy(leaf, labels)
+    (expected * 3).backward()
+    assert torch.allclose(ours, expected) and torch.allclose(logits.grad, leaf.grad, atol=1e-7)
+    with pytest.raises(RuntimeError, match="backward ran twice"):
+        ours.backward()
+    with pytest.raises(ValueError, match=r"logits \(N, V\)"):
+        labelled_cross_entropy(logits, labels[:, None])
 
 
 def test_mlm_only_objective_and_empty_mask():

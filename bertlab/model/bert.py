@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bertlab.config import IGNORE_INDEX, BertConfig
+from bertlab.model.cross_entropy import labelled_cross_entropy
 from bertlab.model.embeddings import BertEmbeddings
 from bertlab.model.encoder import Encoder
 from bertlab.model.heads import MaskedLMHead, Pooler, SentencePairHead
@@ -94,8 +95,11 @@ class BertModel(BertPreTrainedModel):
 
 def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy over the positions whose label is not -100 (BERT §3.1 Task #1)."""
-    if not (labels != IGNORE_INDEX).any():
+    labelled = labels != IGNORE_INDEX
+    if not labelled.any():
         return logits.sum() * 0.0  # no masked token in the batch: a zero that keeps the graph
+    if logits.dim() == 2 and bool(labelled.all()):  # the masked positions only: every row has a label
+        return labelled_cross_entropy(logits.float(), labels)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX)
 
 
