@@ -24,7 +24,7 @@ def register(subparsers) -> None:
                     "reported as not run without them. MLM is scored at [MASK] positions. docs/reproduce.md")
     p.add_argument("--budget", type=float, default=60.0, metavar="MINUTES",
                    help="about how long the whole run may take (default 60: on 2 idle cores of the reference CPU "
-                        "it gives claim 1 the recipe's 5-minute step count, where NSP reaches ~70 %%, and claims 2-4 "
+                        "it gives claim 1 the recipe's 8 M-token step count, where NSP reaches ~70 %%, and claims 2-4 "
                         "runs well past the point where MLM leaves the unigram plateau; ignored by --quick)")
     p.add_argument("--quick", action="store_true", help="toy sizes and a few dozen steps (a smoke test; minutes)")
     p.add_argument("--out", default=None, help="report folder (default reports/latest, reports/quick with --quick)")
@@ -37,7 +37,7 @@ def register(subparsers) -> None:
     p.add_argument("--steps", type=int, help="steps of every pre-training run of claims 2-4 (default: from the "
                                             "budget and the measured step times)")
     p.add_argument("--claim1-steps", type=int, help="steps of claim 1's runs (default: from the budget, at most "
-                                                   "3708; 0 = claim 1 reads the runs of claims 2-4)")
+                                                   "2048; 0 = claim 1 reads the runs of claims 2-4)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: 1 when the machine is busier than "
                                               "its cores, else torch's default)")
     p.add_argument("--transfer-out", default="runs/transfer", metavar="DIR",
