@@ -164,8 +164,9 @@ print(format_masked(example))
 #
 # The `tiny` preset: BERT with 2 layers of hidden size 128 and 2 attention heads (about 1.5 M parameters, most of
 # them the 8,192 × 128 embedding table), trained on masked LM + next sentence prediction (lesson 2) with dynamic
-# masking and the **fast-cpu recipe** (`bertlab/recipes.py`, docs/recipe.md): BERT's model with the changes that
-# make it learn in CPU minutes — pre-LN, no dropout, bf16, a learning rate of 2e-3 held until the last 30 % of
+# masking and the **fast-cpu recipe** as it was when the course models were trained (`bertlab/recipes.py`,
+# docs/recipe.md; today's recipe also masks more of each input): BERT's model with the changes that make it learn
+# in CPU minutes — pre-LN, no dropout, bf16, a learning rate of 2e-3 held until the last 30 % of
 # the steps, and a first half on 16-token inputs (masked LM only) before the 128-token sentence pairs. The course
 # model trained for 6,000 steps of 32 × 128 tokens; the live stand-in for 2,000. The plot shows its training:
 # the solid line is the training batches, the diamonds the held-out articles (never trained on). (A live run

@@ -236,7 +236,7 @@ display(pd.DataFrame(table).T.style.format("{:.1%}").set_caption("held-out accur
 #   chance does **not** hold at this scale;
 # - BERT reached 97–98 % NSP after a million steps of a 110 M-parameter model; ALBERT's SOP model reached ~87 %
 #   on SOP. These are 1.5 M parameters and a few thousand steps;
-# - why the course model's NSP leaves chance at all: the fast-cpu recipe trains its first half on 16-token
+# - why the course model's NSP leaves chance at all: its fast-cpu recipe trains the first half on 16-token
 #   inputs as MLM only and the 8192-piece vocabulary keeps topic words whole (`docs/recipe.md`, "The vocabulary
 #   decides NSP"); `python benchmarks/nsp_probe.py --run RUN` checks that the head works on new articles.
 #

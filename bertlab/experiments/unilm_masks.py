@@ -34,7 +34,7 @@ from bertlab.train.run import load_run
 @dataclass
 class Plan:
     corpus: str = "wiki-en"
-    # the fast-cpu recipe at the course model's sizes: the first half of the steps on 16-token pairs, then
+    # the fast-cpu recipe (its masking rates) at the course model's sizes: the first half of the steps on 16-token pairs, then
     # 128-token pairs; masked LM leaves the unigram plateau a few hundred steps after the switch
     steps: int = 1500
     max_seq_length: int = 128

@@ -10,8 +10,8 @@ A variant changes one thing of the reference (BERT shape, E = H, no sharing, dyn
 - ``no-nsp``: MLM alone on full-sentence inputs (RoBERTa §4.2);
 - ``long``: the reference trained longer, for claim 1's NSP.
 
-Every run trains with the ``fast-cpu`` recipe (``Scale.options``): the first half of its steps on 16-token
-MLM-only inputs, then 128-token inputs (pairs, or full sentences for ``no-nsp``); ``static`` fixes the masks of
+Every run trains with the ``fast-cpu`` recipe (``Scale.options``): the first 30 % of its steps on 16-token
+MLM-only inputs with 40 % masked, then 128-token inputs with 30 % masked (pairs, or full sentences for ``no-nsp``); ``static`` fixes the masks of
 both phases.
 """
 
