@@ -7,8 +7,9 @@ import torch
 
 from bertlab.data import Corpus
 from bertlab.finetune.data import encode_examples
-from bertlab.finetune.tasks import (SENTENCE_DISTANCE_LABELS, bmes_tags, capitalization_example, dedupe_labelled,
-                                    load_task, reviews_zh, sentence_distance_pairs)
+from bertlab.finetune.tasks import (NEXT_SENTENCE_LABELS, SENTENCE_DISTANCE_LABELS, Example, TaskData, bmes_tags,
+                                    capitalization_example, dedupe_labelled, load_task, reviews_zh, sample_examples,
+                                    sentence_distance_pairs)
 from bertlab.finetune.userdata import load_user_task, read_conll, read_examples
 
 
@@ -203,8 +204,6 @@ def test_dev_of_another_kind_is_rejected(tmp_path):
 
 
 def test_sample_is_stratified_seeded_and_leaves_test_alone():
-    from bertlab.finetune.tasks import Example, TaskData, sample_examples
-
     examples = [Example(f"t{i}", "a" if i % 10 < 6 else "b") for i in range(1000)]  # 60 % a, 40 % b
     sample = sample_examples(examples, 50, seed=1)
     assert len(sample) == 50 and sum(e.label == "a" for e in sample) == 30
@@ -216,8 +215,6 @@ def test_sample_is_stratified_seeded_and_leaves_test_alone():
 
 def test_next_sentence_pairs_are_balanced():
     import random
-
-    from bertlab.finetune.tasks import NEXT_SENTENCE_LABELS
 
     examples = sentence_distance_pairs(small_corpus(), list(range(8)), random.Random(0), NEXT_SENTENCE_LABELS)
     assert {e.label for e in examples} == set(NEXT_SENTENCE_LABELS)
