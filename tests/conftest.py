@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +28,13 @@ def zh_corpus():
 def zh_tokenizer(zh_corpus):
     from bertlab.data import get_tokenizer
     return get_tokenizer(zh_corpus, vocab_size=8192)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one thread, and far slower with two on a busy machine (module-wide with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

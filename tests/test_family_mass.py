@@ -16,13 +16,7 @@ V, T = 64, 16
 FAST = dict(progress=False, device="cpu", precision="fp32", log_every=2, learning_rate=3e-3, warmup=2)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and far slower with two on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def tiny_mass(seed: int = 0, dropout: float = 0.1) -> MassModel:

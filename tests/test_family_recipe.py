@@ -13,12 +13,7 @@ from bertlab.train.metrics import read_metrics
 RECIPE = recipe_options("fast-cpu")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def assert_fast_cpu(options):
