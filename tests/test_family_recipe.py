@@ -4,7 +4,6 @@
 from dataclasses import replace
 
 import pytest
-import torch
 
 from bertlab.experiments import knowledge_masking, mass_spans, unilm_masks
 from bertlab.recipes import recipe_options
