@@ -94,15 +94,21 @@ def probe_step_seconds(values: dict, steps: int = 200, window: int = 5) -> dict[
     """Median seconds per step of each phase ("short" inputs of a sequence-length warm-up, "long" full-length
     inputs) over windows of ``window`` steps, while training the recipe's model for ``steps`` steps."""
     options = base_options(values, steps=steps, log_every=window, eval_examples=64)
-    short_steps = options.warmup_seq_step_count
     records: list[tuple[int, float]] = []
     pretrain(options, callbacks=(lambda r: records.append((r["step"], r["elapsed"])) if r["split"] == "train"
                                  else None,))
+    return phase_step_seconds(records, options.warmup_seq_step_count)
+
+
+def phase_step_seconds(records: list[tuple[int, float]], short_steps: int) -> dict[str, float]:
+    """Median seconds per step of each phase from a run's (step, elapsed seconds) train records: the probe's
+    measure, also applied to the run itself so that the two can be compared. A window with an evaluation in it
+    is an outlier the median ignores; one across the switch from short to long inputs times neither phase."""
     per_phase: dict[str, list[float]] = {"short": [], "long": []}
     for (s0, e0), (s1, e1) in zip(records, records[1:]):
         phase = "short" if s1 <= short_steps else "long"
         if s0 < short_steps < s1:
-            continue  # a window across the switch times neither phase
+            continue
         per_phase[phase].append((e1 - e0) / (s1 - s0))
     return {phase: statistics.median(times) for phase, times in per_phase.items() if times}
 
@@ -168,14 +174,23 @@ def run(values: dict, minutes: float, steps: int | None = None, tokens_per_s: fl
           + (f", budget {tokens:,.0f} tokens" if tokens is not None else "")
           + (f"; probe: {speeds}" if speeds else "") + ")", file=sys.stderr, flush=True)
     train_rates: list[float] = []
+    records: list[tuple[int, float]] = []  # (step, seconds since training began) of each train log line
+
+    def on_record(r: dict) -> None:
+        if r["split"] == "train":
+            train_rates.append(r["tokens_per_s"])
+            records.append((r["step"], r["elapsed"]))
+
     began = time.time()
-    result = pretrain(options, callbacks=(lambda r: train_rates.append(r["tokens_per_s"])
-                                          if r["split"] == "train" else None,))
+    result = pretrain(options, callbacks=(on_record,))
     seconds = time.time() - began
     e = result.last_eval
     return {"label": label, "values": values, "steps": steps, "tokens_per_step": per_step,
             "train_tokens": run_tokens(options, data), "tokens_budget": tokens,
             "tokens_per_s_budget": tokens_per_s, "step_seconds_probe": probed,
+            "step_seconds_run": phase_step_seconds(records, options.warmup_seq_step_count if data.warmup_train
+                                                   is not None else 0),
+            "loop_seconds": records[-1][1] if records else None,
             "tokens_per_s_train_best": max(train_rates) if train_rates else None,
             "train_seconds": seconds, "minutes": minutes, "mlm_acc": e.get("mlm_acc"),
             "mlm_acc_mask": e.get("mlm_acc_mask"), "mlm_acc_random": e.get("mlm_acc_random"),
@@ -202,6 +217,11 @@ def describe(r: dict) -> str:
         trained = f"budget tokens/s {r['tokens_per_s_budget']:,.0f}, {trained} (budget {r['minutes'] * 60:.0f} s)"
     if r.get("tokens_budget") is not None:
         trained += f" (budget {r['tokens_budget']:,.0f} tokens)"
+    if r.get("step_seconds_probe") and r.get("step_seconds_run"):  # did the probe foresee the run's speed?
+        speeds = ", ".join(f"{phase} {r['step_seconds_probe'][phase] * 1000:.0f} → {run * 1000:.0f} ms/step"
+                           for phase, run in r["step_seconds_run"].items() if phase in r["step_seconds_probe"])
+        trained += (f"; probe → run: {speeds}; the training loop took {r['loop_seconds']:.0f} s, the rest "
+                    f"(data, tokenizer, final evaluation) {r['train_seconds'] - r['loop_seconds']:.0f} s")
     tokens = f"{r['train_tokens']:,} training tokens, " if r.get("train_tokens") is not None else ""
     if r.get("mlm_acc_mask") is None:  # a result file from before the split
         mlm = f"held-out MLM accuracy {_pct(r['mlm_acc'])} (unigram baseline {_pct(r['unigram_acc'])})"

@@ -1,8 +1,16 @@
 """`bertlab pretrain` option precedence: defaults < --recipe < --config < explicit flags."""
 
+import importlib.util
 import json
+from pathlib import Path
+
+import pytest
+import torch
 
 from bertlab.cli import main
+from bertlab.pretrain import PretrainOptions, batch_function, build_data, summary_line
+from bertlab.recipes import recipe_options
+from bertlab.train.loop import TrainResult
 
 
 def test_recipe_config_and_flags_reach_the_run(tmp_path, capsys):
@@ -29,9 +37,6 @@ def test_recipe_config_and_flags_reach_the_run(tmp_path, capsys):
 
 
 def test_summary_line_puts_mask_accuracy_first():
-    from bertlab.pretrain import summary_line
-    from bertlab.train.loop import TrainResult
-
     e = {"mlm_acc": 0.28, "mlm_acc_mask": 0.22, "mlm_acc_random": 0.163, "mlm_acc_unchanged": 0.875,
          "unigram_acc_mask": 0.056, "nsp_acc": 0.756}
     line = summary_line(TrainResult(3708, "finished", last_eval=e, seconds=412))
@@ -52,9 +57,6 @@ def test_bad_arguments_fail_clearly(tmp_path, capsys):
 
 
 def _time_to_quality_benchmark():
-    import importlib.util
-    from pathlib import Path
-
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_time_to_quality.py"
     spec = importlib.util.spec_from_file_location("bench_time_to_quality", path)
     bench = importlib.util.module_from_spec(spec)
@@ -63,10 +65,6 @@ def _time_to_quality_benchmark():
 
 
 def test_time_to_quality_ladder_climbs_to_the_recipe_and_set_changes_one_field():
-    import pytest
-
-    from bertlab.recipes import recipe_options
-
     bench = _time_to_quality_benchmark()
     names = [name for name, _, _ in bench.LADDER]
     assert bench.ladder_options(0) == {"model_overrides": {}}  # BERT's settings: the defaults
@@ -103,12 +101,28 @@ def test_time_to_quality_reports_a_run_with_a_fixed_step_count():
     assert "trained in 4 s wall (budget 300 s)" in budgeted  # the run's own time beside the budget
 
 
+def test_time_to_quality_times_each_phase_of_the_run_as_the_probe_does():
+    """The run's own step times, measured as the probe measures them, are printed beside the probe's: a probe that
+    mispredicts the run shows up in the output instead of as a run that ends early or late."""
+    bench = _time_to_quality_benchmark()
+    # 10 short steps at 0.1 s, then long steps at 0.2 s, logged every 2 steps; an evaluation (2 s) after step 16
+    records, elapsed = [], 0.0
+    for step in range(2, 31, 2):
+        elapsed += sum(0.1 if s < 10 else 0.2 for s in range(step - 2, step)) + (2.0 if step == 18 else 0.0)
+        records.append((step, elapsed))
+    speeds = bench.phase_step_seconds(records, short_steps=10)
+    assert speeds == pytest.approx({"short": 0.1, "long": 0.2})  # the evaluation's window: an outlier
+    assert bench.phase_step_seconds(records, short_steps=0) == pytest.approx({"long": 0.2})
+    row = {"label": "fast-cpu", "mlm_acc": 0.25, "unigram_acc": 0.04, "nsp_acc": 0.7, "steps": 30,
+           "tokens_per_step": 4000.0, "tokens_per_s_budget": 5000.0, "minutes": 1, "train_seconds": 12.5,
+           "step_seconds_probe": {"short": 0.12, "long": 0.25}, "step_seconds_run": speeds, "loop_seconds": 9.0}
+    assert "probe → run: short 120 → 100 ms/step, long 250 → 200 ms/step; the training loop took 9 s, the rest" \
+           in bench.describe(row)
+    assert "probe" not in bench.describe({**row, "step_seconds_probe": None})  # --steps, --tokens: no probe
+
+
 def test_time_to_quality_tokens_budget(tmp_path, capsys):
     """--tokens N: the most steps whose batches (both warm-up phases) hold at most N real tokens."""
-    import pytest
-
-    from bertlab.pretrain import batch_function, build_data
-
     bench = _time_to_quality_benchmark()
     out = tmp_path / "result.json"
     assert bench.main(["--tokens", "9000", "--set", "corpus=news-en", "--set", "max_seq_length=32",
@@ -131,8 +145,6 @@ def test_time_to_quality_tokens_budget(tmp_path, capsys):
 
 def test_time_to_quality_seeds_report_the_worst(tmp_path, capsys):
     """--seeds 0,1: one run per seed (seed and held-out split change), then the worst of each metric."""
-    import pytest
-
     bench = _time_to_quality_benchmark()
     out = tmp_path / "result.json"
     assert bench.main(["--steps", "4", "--seeds", "0,1", "--set", "corpus=news-en", "--set", "max_seq_length=32",
@@ -150,10 +162,6 @@ def test_time_to_quality_seeds_report_the_worst(tmp_path, capsys):
 
 
 def test_sequence_length_warmup_batches_and_their_objective():
-    import pytest
-
-    from bertlab.pretrain import PretrainOptions, batch_function, build_data
-
     common = dict(corpus="news-en", vocab_size=512, max_seq_length=64, batch_size=8, steps=4, out=None,
                   warmup_seq_length=16, warmup_seq_steps=2, objective="mlm+nsp")
     for objective, has_pairs in ((None, True), ("mlm", False)):
@@ -172,11 +180,6 @@ def test_sequence_length_warmup_batches_and_their_objective():
 
 
 def test_masking_rates_of_each_phase_and_the_held_out_masks_stay_at_15_percent():
-    import pytest
-    import torch
-
-    from bertlab.pretrain import PretrainOptions, batch_function, build_data
-
     common = dict(corpus="news-en", vocab_size=512, max_seq_length=64, batch_size=8, steps=40, out=None,
                   warmup_seq_length=16, warmup_seq_steps=20, warmup_seq_objective="mlm")
 
