@@ -232,8 +232,11 @@ display(pd.DataFrame(table).T.style.format("{:.1%}").set_caption("held-out accur
 #   inputs NotNext, 11 % of the swapped ones — and 62 % of those that continue with another article;
 # - after SOP training the head has to read order, which no overlap can give. In the executed lesson 400 steps of
 #   MLM + SOP left held-out SOP at chance (50.8 %) and cost NSP accuracy (73.0 % → 59.6 %): a 2-layer model does
-#   not learn discourse order in a few minutes. So of this issue's two targets, NSP off chance holds and SOP off
-#   chance does **not** hold at this scale;
+#   not learn discourse order in a few minutes. Nor does a model trained on SOP from the start: the fast-cpu
+#   recipe with `--objective mlm+sop` for 2,048 steps (8 M tokens; `bertlab pretrain --recipe fast-cpu --objective
+#   mlm+sop --steps 2048 --out runs/sop`) reached 22.4 % at `[MASK]`, but its SOP loss stayed at ln 2 = 0.693 from
+#   the first pair to the last and held-out SOP ended at 49.5 %. So NSP off chance holds and SOP off chance does
+#   **not** hold at this scale;
 # - BERT reached 97–98 % NSP after a million steps of a 110 M-parameter model; ALBERT's SOP model reached ~87 %
 #   on SOP. These are 1.5 M parameters and a few thousand steps;
 # - why the course model's NSP leaves chance at all: its fast-cpu recipe trains the first half on 16-token

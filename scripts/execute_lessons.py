@@ -6,6 +6,11 @@ The lessons use the course models when `bertlab course prepare` has made them. T
 notebooks/NN_*.ipynb stay without outputs (tests/test_notebooks.py checks it); the executed copy goes to
 reports/lessons/NN_name.ipynb without the inlined plotly.js (JupyterLab draws the figures from their JSON), and
 reports/lessons/NN_name.txt holds its printed output, the numbers the lesson text refers to.
+
+    .venv/bin/python scripts/execute_lessons.py --prose-only 02
+
+copies a lesson's current text (its markdown cells) into its executed copy without running anything, when no
+code cell changed since the copy was executed (else it says which one did: execute the lesson again).
 """
 
 from __future__ import annotations
@@ -68,11 +73,7 @@ def execute(prefix: str, timeout: int, out: Path = OUT) -> Path:
     import nbformat
     from nbclient import NotebookClient
 
-    matches = sorted(NOTEBOOKS.glob(f"{prefix}*.ipynb"))
-    if len(matches) != 1:
-        raise SystemExit(f"execute_lessons: {prefix!r} names {len(matches)} lessons in {NOTEBOOKS}; give one prefix "
-                         f"such as 01")
-    source = matches[0]
+    source = lesson_notebook(prefix)
     nb = nbformat.read(source, as_version=4)
     start = time.monotonic()
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
@@ -87,12 +88,55 @@ def execute(prefix: str, timeout: int, out: Path = OUT) -> Path:
     return target
 
 
+def lesson_notebook(prefix: str) -> Path:
+    matches = sorted(NOTEBOOKS.glob(f"{prefix}*.ipynb"))
+    if len(matches) != 1:
+        raise SystemExit(f"execute_lessons: {prefix!r} names {len(matches)} lessons in {NOTEBOOKS}; give one prefix "
+                         f"such as 01")
+    return matches[0]
+
+
+def update_prose(lesson: Path, executed: Path) -> int:
+    """Copy ``lesson``'s markdown cells into ``executed`` (its executed copy), keeping the outputs; refused with the
+    first code cell that differs, since the outputs would then no longer be what the code prints. Returns the
+    number of markdown cells changed."""
+    import nbformat
+
+    if not executed.exists():
+        raise SystemExit(f"execute_lessons: no executed copy {executed}; execute the lesson first")
+    new, old = nbformat.read(lesson, as_version=4), nbformat.read(executed, as_version=4)
+    kinds = lambda nb: [c.cell_type for c in nb.cells]  # noqa: E731
+    if kinds(new) != kinds(old):
+        raise SystemExit(f"execute_lessons: {lesson.name} has other cells than {executed} (added, removed or "
+                         f"reordered); execute the lesson again")
+    for i, (a, b) in enumerate(zip(new.cells, old.cells)):
+        if a.cell_type == "code" and a.source != b.source:
+            first = a.source.splitlines()[0] if a.source else ""
+            raise SystemExit(f"execute_lessons: code cell {i} ({first!r}) changed since {executed} was executed; "
+                             f"execute the lesson again")
+    changed = 0
+    for a, b in zip(new.cells, old.cells):
+        if a.cell_type == "markdown" and a.source != b.source:
+            b.source, changed = a.source, changed + 1
+    nbformat.write(old, executed)
+    return changed
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("lessons", nargs="+", help="lesson prefixes, e.g. 01 04")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell (default 3600)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"where the executed copies go (default {OUT})")
+    parser.add_argument("--prose-only", action="store_true",
+                        help="copy the lessons' text into their executed copies without running them (refused if a "
+                             "code cell changed)")
     args = parser.parse_args(argv)
+    if args.prose_only:
+        for prefix in args.lessons:
+            lesson = lesson_notebook(prefix)
+            changed = update_prose(lesson, args.out / lesson.name)
+            print(f"{prefix}: {changed} markdown cell(s) updated in {args.out / lesson.name}")
+        return 0
     for prefix in args.lessons:
         start = time.monotonic()
         print(f"{prefix}: executing ...", flush=True)

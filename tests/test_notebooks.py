@@ -8,11 +8,16 @@ come from the normal cache (``bertlab.paths.cache_dir``): they are pure function
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from pathlib import Path
 
+import jupytext
+import nbformat
 import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
@@ -29,8 +34,6 @@ def test_there_are_lessons():
 
 @pytest.mark.parametrize("source", LESSONS, ids=lambda p: p.stem)
 def test_ipynb_is_in_sync_with_its_py(source):
-    import jupytext
-
     ipynb = source.with_suffix(".ipynb")
     assert ipynb.exists(), f"{ipynb.name} is missing: run bash scripts/sync_notebooks.sh"
     paired = json.loads(ipynb.read_text(encoding="utf-8"))
@@ -45,10 +48,6 @@ def test_ipynb_is_in_sync_with_its_py(source):
 
 @pytest.mark.parametrize("source", LESSONS, ids=lambda p: p.stem)
 def test_notebook_executes_in_fast_mode(source, lesson_runs, monkeypatch):
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
-
     monkeypatch.setenv("BERTLAB_FAST", "1")  # the kernel inherits this process's environment
     monkeypatch.setenv("BERTLAB_RUNS", str(lesson_runs))
     nb = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
@@ -68,3 +67,29 @@ def test_notebook_executes_in_fast_mode(source, lesson_runs, monkeypatch):
     assert "Well done!" in text, "the solutions should pass their checks"
     assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs), "no plotly figure drawn"
     print(f"{source.name}: {seconds:.0f} s in FAST mode")
+
+
+def _execute_lessons_script():
+    path = NOTEBOOKS.parent / "scripts" / "execute_lessons.py"
+    spec = importlib.util.spec_from_file_location("execute_lessons", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_prose_only_updates_the_text_of_an_executed_lesson_and_refuses_changed_code(tmp_path):
+    """--prose-only copies new lesson text into the executed copy, outputs kept; a changed code cell is refused."""
+    script = _execute_lessons_script()
+    cells = lambda text, code: [nbformat.v4.new_markdown_cell(text), nbformat.v4.new_code_cell(code)]  # noqa: E731
+    executed = nbformat.v4.new_notebook(cells=cells("measured: 12 %", "print(12)"))
+    executed.cells[1].outputs = [nbformat.v4.new_output("stream", text="12\n")]
+    nbformat.write(executed, tmp_path / "executed.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(cells=cells("measured: 12 %, the copying share", "print(12)")),
+                   tmp_path / "lesson.ipynb")
+    assert script.update_prose(tmp_path / "lesson.ipynb", tmp_path / "executed.ipynb") == 1
+    kept = nbformat.read(tmp_path / "executed.ipynb", as_version=4)
+    assert kept.cells[0].source == "measured: 12 %, the copying share" and kept.cells[1].outputs[0].text == "12\n"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells("measured: 13 %", "print(13)")), tmp_path / "lesson.ipynb")
+    with pytest.raises(SystemExit, match="code cell 1 .'print.13.'. changed"):
+        script.update_prose(tmp_path / "lesson.ipynb", tmp_path / "executed.ipynb")
+    assert nbformat.read(tmp_path / "executed.ipynb", as_version=4).cells[0].source.endswith("copying share")
