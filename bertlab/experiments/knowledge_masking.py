@@ -203,12 +203,14 @@ def score(model, held_out: HeldOut) -> dict:
 
 
 def training_mask_statistics(plan: Plan, tokenizer, batches: int = 8) -> dict:
-    """What knowledge masking's training masks covered (first ``batches`` batches of the knowledge run)."""
+    """What knowledge masking's training masks covered (first ``batches`` full-length batches of the knowledge
+    run, masked at the run's rate)."""
     import torch
 
     train, _ = load_corpus(plan.corpus).split(HELD_OUT_FRACTION, seed=0)
+    rate = options_for(plan, "knowledge", None)["mlm_probability"]
     data = PretrainingDataset(train, tokenizer, max_seq_length=plan.max_seq_length, objective="mlm",
-                              masking_unit="knowledge", seed=plan.seed)
+                              masking_unit="knowledge", seed=plan.seed, mlm_probability=rate)
     chosen, units, kind, special = [], [], [], []
     for step in range(batches):
         epoch, index = data.batch_indices(step, plan.batch_size)
