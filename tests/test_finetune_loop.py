@@ -171,5 +171,11 @@ def test_published_transfer_results_are_joined_when_no_run_is_given(tmp_path):
     own = tmp_path / "results.json"
     own.write_text(json.dumps({"plan": {}, "tasks": {"t": {}}, "cells": []}))
     assert transfer.load_results(tmp_path) == ({"plan": {}, "tasks": {"t": {}}, "cells": []}, str(own))
-    with pytest.raises(ValueError, match="task t is in two"):
-        transfer.join_results([{"plan": {}, "tasks": {"t": {}}, "cells": []}] * 2)
+    cell = {"task": "t", "encoder": "random", "mode": "finetune", "pooling": "cls", "examples": 50, "seed": 0}
+    part = {"plan": {}, "tasks": {"t": {"encoder": "a"}}, "cells": [cell]}
+    more = {"plan": {}, "tasks": {"t": {"encoder": "a"}}, "cells": [{**cell, "examples": 200}]}
+    assert len(transfer.join_results([part, more])["cells"]) == 2  # one task, more sizes: joined
+    with pytest.raises(ValueError, match="cell t random finetune cls 50 0 is in two"):
+        transfer.join_results([part, part])
+    with pytest.raises(ValueError, match="task t is described differently"):
+        transfer.join_results([part, {**more, "tasks": {"t": {"encoder": "b"}}}])

@@ -246,13 +246,22 @@ def load_results(out: str | Path | None = "runs/transfer") -> tuple[dict, str]:
 
 
 def join_results(parts: list[dict]) -> dict:
-    """Several experiments' results as one: their tasks and cells together (a task in two parts: refused)."""
+    """Several experiments' results as one: their tasks and cells together. A task may come from several parts
+    (more sizes, say) when they describe it alike; a cell measured twice, or a task described two ways, is
+    refused."""
     tasks: dict = {}
+    seen: set = set()
     for part in parts:
-        twice = set(tasks) & set(part["tasks"])
-        if twice:
-            raise ValueError(f"transfer results: task {sorted(twice)[0]} is in two of the results joined")
-        tasks.update(part["tasks"])
+        for spec, info in part["tasks"].items():
+            if tasks.setdefault(spec, info) != info:
+                raise ValueError(f"transfer results: task {spec} is described differently in two of the results "
+                                 f"joined (another encoder or split?)")
+        for c in part["cells"]:
+            key = (c["task"], c["encoder"], c["mode"], c["pooling"], c["examples"], c["seed"])
+            if key in seen:
+                raise ValueError(f"transfer results: the cell {' '.join(map(str, key))} is in two of the results "
+                                 f"joined")
+            seen.add(key)
     return {"tasks": tasks, "cells": [c for part in parts for c in part["cells"]],
             "seconds": sum(part.get("seconds", 0) for part in parts), "plans": [part["plan"] for part in parts]}
 
