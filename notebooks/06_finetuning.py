@@ -284,8 +284,9 @@ else:
 # seed's noise. `bertlab experiment transfer` asks the question properly. For each task it trains a classifier
 # from a **course model** (the 6,000-step tiny models of this course: English Wikipedia; People's Daily with
 # whole-word masking) and from **the same shape and tokenizer with random weights**, in both modes, with
-# about 50, 200 and 1,000 labelled examples (a sample stratified by label), three seeds each. Every cell is
-# scored on the same test set, built — for the corpus tasks — from documents pre-training never saw:
+# about 50, 200 and 1,000 labelled examples (a sample stratified by label) and with all of them, three seeds
+# each. Every cell is scored on the same test set, built — for the corpus tasks — from documents pre-training
+# never saw:
 #
 # - `entities-zh`: People's Daily names of people, places and organisations, tagged per character (B-PER I-PER
 #   …) from the annotators' own tags, scored by **span F1** — an entity counts only if all its characters and
@@ -370,6 +371,7 @@ pd.DataFrame(rows)
 #   labels): sentiment sits in a few words whose embeddings the labels alone teach, and 1998 newspapers say
 #   little about hotels and phones. Transfer needs pre-training text that knows the task's world — the same
 #   grid half-way through pre-training was closer (77.2 vs 75.8): more news made the encoder no better at reviews.
+#   With all 13,891 labelled reviews the two meet (78.7 vs 79.5): enough labels teach what pre-training did not.
 # - **Frozen features are enough with few labels; fine-tuning wins with more.** With 50 labels a head on frozen
 #   pre-trained features matches fine-tuning (entities 16.3 vs 17.2, reviews 59.2 vs 57.3) or beats it (English
 #   word order 81.6 vs 63.9); with 1,000 fine-tuning is far ahead (entities 49.5 vs 25.1, reviews 72.2 vs 66.4). Features are only as good as pre-training made

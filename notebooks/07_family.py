@@ -473,21 +473,23 @@ pd.DataFrame([{"method": r["method"], "non-zero weights": f"{r['nonzero']:,}",
                "all positions": f"{r['mlm_acc']:.1%}"} for r in rows])
 
 # %% [markdown]
-# What to look for. In an earlier run — on lesson 1's earlier model (BERT's plain settings, 1,000 steps), with
-# accuracy over all positions; the course model's table has not been measured here yet — with 1 thread
-# (latencies on a shared machine move by ±10 %):
+# What to look for. On the course's English model (`[MASK]` accuracy 23.3 %; one thread of a 2-core Intel Xeon,
+# other runs beside it, so latencies move by ±10 %; `reports/lessons/07_family.txt`):
 #
-# - **int8** cut the latency by 30 % (71 → 50 ms per batch) at no accuracy cost (11.9 % → 12.0 %): fbgemm's int8
-#   kernels do the matmuls. Each Linear's weights shrink four-fold, the file only from 5.9 to 4.7 MiB: the
-#   8,192 × 128 word embeddings, two thirds of this model, stay float32.
+# - **int8** cut the latency by 17 % (132 → 109 ms per batch) at no accuracy cost (23.3 % → 23.6 % at `[MASK]`):
+#   fbgemm's int8 kernels do the matmuls. Each Linear's weights shrink four-fold, the file only from 5.9 to
+#   4.7 MiB: the 8,192 × 128 word embeddings, two thirds of this model, stay float32.
 # - **Unstructured pruning** left the dense file at 5.93 MiB and the latency where it was, at every sparsity:
 #   zeros are still stored and multiplied. Only the CSR file shrinks, and only above 1/3 sparsity (6 bytes per
 #   non-zero against 4 per dense weight): 6.02 MiB at 30 %, 4.67 MiB at 90 %. Its speed-up needs sparse kernels
-#   or hardware that skips zeros. Accuracy hardly moved even at 90 % (11.9 % → 11.6 %): a 2-layer model at 12 %
-#   has little of what it knows in its encoder matrices; Gordon et al. (2020) found BERT-base unharmed up to
-#   30–40 % and degrading beyond.
+#   or hardware that skips zeros. Accuracy held to 50 % sparsity (23.3 % → 22.7 %), fell at 70 % (18.0 %) and
+#   collapsed at 90 % (5.3 %, the unigram guess is 4.2 %): Gordon et al. (2020) found BERT-base unharmed up to
+#   30–40 % and degrading beyond. (Lesson 1's earlier model, which had learned little, lost nothing even at 90 %:
+#   there was little in its matrices to lose.)
 # - **Head pruning** removes rows and columns of real matrices: the model is really smaller and faster (half the
-#   heads: 71 → 60 ms), and with int8 on top the fastest of all (42 ms) at the original accuracy.
+#   heads: 132 → 116 ms; with int8 on top, 100 ms). Unlike unstructured pruning it costs accuracy at once: a
+#   quarter of the heads 16.4 %, half 13.1 %. With two heads per layer, each head carries much of what the layer
+#   does; importance scores only say which loss is the smaller.
 #
 # ### Your own sparsity
 #
