@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bertlab.config import BertConfig
+from bertlab.course import course_dir
 from bertlab.train.metrics import read_metrics
 
 # runs of models that are not a BERT encoder: listed with their curves; the model pages cannot load them
@@ -62,6 +63,7 @@ class RunInfo:
     errors: list[str] = field(default_factory=list)  # problems that make the run unusable for a model
     status: dict = field(default_factory=dict)
     checkpoints: list[str] = field(default_factory=list)  # loadable weights: "final", then newest step first
+    root: Path | None = None  # the folder it was found in when that is not the runs folder (a course model)
 
     @property
     def kind(self) -> str:
@@ -224,8 +226,17 @@ def load_run_safely(root: Path | str, name: str, checkpoint: str):
     return load_run(resolve_run(root, name), None if checkpoint == FINAL else checkpoint)
 
 
-def teacher_of(root: Path | str, run: RunInfo, runs: list[RunInfo]) -> tuple[RunInfo | None, str]:
-    """The teacher run named by a distilled run's ``config["teacher"]``, if it is inside the runs folder.
+def teacher_roots() -> list[Path]:
+    """Folders besides the runs folder where a distilled run's teacher may live: the course models
+    (``bertlab course prepare``; lesson 4 distils from them). Only a run folder inside one of them is read."""
+    return [course_dir()]
+
+
+def teacher_of(root: Path | str, run: RunInfo, runs: list[RunInfo],
+               also: list[Path] | None = None) -> tuple[RunInfo | None, str]:
+    """The teacher run named by a distilled run's ``config["teacher"]``: a listed run inside the runs folder,
+    or a run folder inside one of ``also`` (default ``teacher_roots()``: the course models), returned with its
+    ``root`` set so that it is loaded from there.
 
     The path was written relative to wherever training ran (usually the checkout: ``runs/teacher``), so we
     try it against the current folder, the root, the root's parent and the student's own folder, and keep
@@ -245,7 +256,17 @@ def teacher_of(root: Path | str, run: RunInfo, runs: list[RunInfo]) -> tuple[Run
             continue
         if resolved in by_path:
             return by_path[resolved], f"teacher run {by_path[resolved].name}"
-    return None, f"teacher {written!r} is not a run inside the runs folder {root}"
+    for other in (teacher_roots() if also is None else also):
+        other = Path(other).resolve()
+        for candidate in candidates:
+            try:
+                resolved = inside(other, candidate)
+                found = describe_run(other, resolved.relative_to(other).as_posix())
+            except (UnsafePath, OSError, ValueError):
+                continue
+            found.root = other
+            return found, f"teacher {found.name} from {other}"
+    return None, f"teacher {written!r} is not a run inside the runs folder {root} or the course models"
 
 
 # --- metrics ----------------------------------------------------------------------------------------------

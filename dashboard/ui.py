@@ -64,7 +64,9 @@ def _load(root: str, name: str, checkpoint: str, mtime_ns: int):
 
 
 def load_model(root: Path, run: rf.RunInfo, checkpoint: str):
-    """The run's model (eval mode) and tokenizer, loaded once per (run, checkpoint, weights mtime)."""
+    """The run's model (eval mode) and tokenizer, loaded once per (run, checkpoint, weights mtime); from the folder
+    the run was found in (``run.root``: a course model serving as a teacher), else from ``root``."""
+    root = run.root or root
     weights = rf.weights_path(root, run.name, checkpoint)
     return _load(str(root), run.name, checkpoint, weights.stat().st_mtime_ns)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -209,6 +210,28 @@ def test_teacher_is_found_only_inside_the_root(runs, tmp_path, monkeypatch):
         outside = rf.RunInfo("student", student.path, {**student.config, "teacher": written})
         found, why = rf.teacher_of(runs, outside, listed)
         assert found is None and "not a run inside" in why
+
+
+def test_a_course_model_outside_the_runs_folder_serves_as_teacher(runs, tmp_path, monkeypatch):
+    """Lesson 4's students name a course model as teacher: found in the course-model folder, loaded from there;
+    any other folder outside the runs folder still is not read."""
+    course = tmp_path / "course-models"
+    course.mkdir()
+    shutil.copytree(runs / "teacher", course / "en-wiki")
+    listed = rf.discover_runs(runs)
+    student = next(r for r in listed if r.name == "student")
+    taught = rf.RunInfo("student", student.path, {**student.config, "teacher": str(course / "en-wiki")})
+    teacher, why = rf.teacher_of(runs, taught, listed, also=[course])
+    assert teacher is not None and teacher.name == "en-wiki" and teacher.root == course.resolve(), why
+    assert teacher.usable and teacher.path == (course / "en-wiki").resolve()
+    assert rf.load_run_safely(teacher.root, teacher.name, teacher.checkpoints[0]).model is not None
+    monkeypatch.setenv("BERTLAB_COURSE_DIR", str(course))  # the default: the course models' folder
+    assert rf.teacher_of(runs, taught, listed)[0].root == course.resolve()
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(runs / "teacher", elsewhere / "t")
+    stray = rf.RunInfo("student", student.path, {**student.config, "teacher": str(elsewhere / "t")})
+    found, why = rf.teacher_of(runs, stray, listed)
+    assert found is None and "course models" in why
 
 
 def test_a_silent_running_run_is_stale():
