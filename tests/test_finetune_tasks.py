@@ -243,3 +243,9 @@ def test_word_order_task_holds_each_held_out_sentence_once_as_written_or_swapped
     sources = [e.source for e in examples]
     assert len(sources) == len(set(sources))  # never both versions of one sentence
     assert [e.text for e in load_task("word-order:news-en").test] == [e.text for e in task.test]  # seeded
+
+
+def test_word_order_without_long_enough_sentences_says_so(tmp_path):
+    text = "\n\n".join(f"Hi there {d}.\nOk then {d}." for d in range(40))  # 40 documents of 3-word sentences
+    with pytest.raises(ValueError, match="no sentence of the training documents has 5 to 48 words"):
+        load_task(f"word-order:{write(tmp_path / 'short.txt', text)}")

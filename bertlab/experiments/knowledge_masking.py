@@ -252,7 +252,8 @@ def markdown(results: dict) -> str:
               f"{100 * s['entity_share']:.1f} % entities (mean {s['entity_mean_tokens']:.2f} tokens), "
               f"{100 * s['phrase_share']:.1f} % phrases (mean {s['phrase_mean_tokens']:.2f} tokens), "
               f"{100 * s['word_share']:.1f} % words (mean {s['word_mean_tokens']:.2f} tokens).",
-              f"Time: {results['seconds'] / 60:.1f} min in all."]
+              f"Time: {sum(r['seconds'] for r in rows.values()) / 60:.1f} min of training (the runs' own times); "
+              f"{results['seconds'] / 60:.1f} min for this call, which reuses finished runs."]
     return "\n".join(lines) + "\n"
 
 

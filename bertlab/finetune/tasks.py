@@ -355,6 +355,9 @@ def word_order(corpus_name: str = "peoples-daily-zh", seed: int = 0,
                                    "original" if original else "shuffled", source=f"{corpus.source(d)} sentence {i + 1}"))
         return out
     train, dev, test = (examples(docs) for docs in split_documents(corpus, seed))
+    if not train:
+        raise ValueError(f"word-order:{corpus_name}: no sentence of the training documents has {low} to {high} words "
+                         f"with two different words to shuffle; the task needs longer sentences (one per line)")
     return TaskData(f"word-order:{corpus_name}", train, dev, test, list(WORD_ORDER_LABELS), "single", corpus.language,
                     "word order: a sentence as written, or with its words shuffled (punctuation in place)",
                     {"corpus": corpus_name, "documents": note, "split_seed": seed, "words": list(WORD_ORDER_WORDS)})
