@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bertlab.config import BertConfig
 from bertlab.course import course_dir
+from bertlab.data import BUILTIN_CORPORA
 from bertlab.train.metrics import read_metrics
 
 # runs of models that are not a BERT encoder: listed with their curves; the model pages cannot load them
@@ -97,6 +98,13 @@ class RunInfo:
         share = f" share={c.share_layers}" if c.share_layers != "none" else ""
         emb = f" E{c.E}" if c.is_factorized else ""
         return f"L{c.num_hidden_layers} H{c.hidden_size} A{c.num_attention_heads} V{c.vocab_size}{emb}{share}"
+
+
+def run_language(run: RunInfo) -> str | None:
+    """"en" or "zh" for a run trained on a built-in corpus (from its options), else None (a file: unknown)."""
+    corpus = ((run.config or {}).get("options") or {}).get("corpus")
+    spec = BUILTIN_CORPORA.get(corpus) if isinstance(corpus, str) else None
+    return spec.language if spec else None
 
 
 def _is_run(folder: Path) -> bool:

@@ -102,6 +102,19 @@ else
          "(as root: apt-get install chromium)"
 fi
 
+# --- 3b. a Chinese font, so that headless chromium draws Chinese text (dashboard screenshots, lessons) -------
+if [ -x /usr/bin/chromium ] && command -v fc-list >/dev/null && [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then
+    if is_root && command -v apt-get >/dev/null && [ "${BERTLAB_NO_CHROMIUM:-0}" != 1 ]; then
+        if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null 2>&1; then
+            say "fonts-wqy-microhei installed (Chinese text in browser screenshots)"
+        else
+            warn "apt-get install fonts-wqy-microhei failed: Chinese text shows as boxes in browser screenshots"
+        fi
+    else
+        warn "no Chinese font: Chinese text shows as boxes in browser screenshots (as root: apt-get install fonts-wqy-microhei)"
+    fi
+fi
+
 # --- 4. bubblewrap: bertlab homework grade runs each hand-in with the machine read-only ------------------
 if command -v bwrap >/dev/null; then
     say "bubblewrap present: homework grading jails each notebook"

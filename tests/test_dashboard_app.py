@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from bertlab.analysis.bertviz_offline import js_available  # noqa: E402
 from bertlab.analysis.params import count_parameters  # noqa: E402
 from bertlab.config import PRESETS  # noqa: E402
+from dashboard import run_folders as rf  # noqa: E402
 from tests.dashboard_fixtures import mark_running, shared_runs  # noqa: E402
 
 APP = REPO / "dashboard" / "app.py"
@@ -219,6 +220,20 @@ def test_fill_mask_page_shows_top_k_per_mask_and_run(monkeypatch, runs):
     assert len(charts(at)) == 4
     at.text_input(key="fm_text").set_value("no blank here").run()
     assert not at.exception and "[MASK]" in texts(at.info)
+
+
+def test_fill_mask_opens_on_runs_and_an_example_of_one_language(monkeypatch, runs, tmp_path):
+    """The first usable run decides: the page opens with it, the next run of its language, and a sentence in it."""
+    root = tmp_path / "runs"
+    for name, corpus in (("a", "peoples-daily-zh"), ("b", "wiki-en"), ("c", "peoples-daily-zh")):
+        shutil.copytree(runs / "teacher", root / name)
+        config = json.loads((root / name / "config.json").read_text())
+        config.setdefault("options", {})["corpus"] = corpus
+        (root / name / "config.json").write_text(json.dumps(config))
+    at = open_app(monkeypatch, root, "fill_mask")
+    assert at.multiselect(key="fm_runs").value == ["a", "c"]
+    assert at.text_input(key="fm_text").value == "中国的首都是北[MASK]。" and not at.exception
+    assert rf.run_language(rf.RunInfo("x", root, {"options": {"corpus": "my-notes.txt"}})) is None
 
 
 # --- runs that break later --------------------------------------------------------------------------------------------

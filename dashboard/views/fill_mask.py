@@ -4,6 +4,9 @@ import streamlit as st
 
 from bertlab.analysis.fill_mask import fill_mask
 from dashboard import charts, ui
+from dashboard import run_folders as rf
+
+EXAMPLES = {"en": "the cat sat on the [MASK] .", "zh": "中国的首都是北[MASK]。"}  # the opening text, by the run's language
 
 st.title("Fill-mask")
 st.caption("Write [MASK] where a word should go; each run's masked-language-model head proposes its top-k tokens "
@@ -15,13 +18,15 @@ if not runs:
     st.stop()
 usable = [r.name for r in runs if r.usable]
 by_name = {r.name: r for r in runs}
+# the page opens on the first usable run and the next one of its language, with an example in that language
+language = rf.run_language(by_name[usable[0]]) if usable else None
 if st.session_state.get("fm_runs") is None:
-    st.session_state["fm_runs"] = usable[:2]
+    st.session_state["fm_runs"] = usable[:1] + [n for n in usable[1:] if rf.run_language(by_name[n]) == language][:1]
 else:  # a run folder may have gone since the last rerun
     st.session_state["fm_runs"] = [n for n in st.session_state["fm_runs"] if n in by_name]
 chosen = st.multiselect("runs", list(by_name), key="fm_runs",
                         format_func=lambda n: ui.run_label(by_name[n]))
-text = st.text_input("text with [MASK]", value="the cat sat on the [MASK] .", key="fm_text")
+text = st.text_input("text with [MASK]", value=EXAMPLES.get(language, EXAMPLES["en"]), key="fm_text")
 top_k = st.slider("top k", 1, 20, value=5, key="fm_top_k")
 if "[mask]" not in text.lower():
     st.info("Put at least one [MASK] in the text.")
