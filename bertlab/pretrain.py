@@ -100,9 +100,10 @@ class PretrainOptions(TrainSettings):
         for name in ("mlm_probability", "warmup_mlm_probability"):
             rate = getattr(self, name)
             if not 0 < rate < 1:
-                raise ValueError(f"{name} must be between 0 and 1 (a share of the tokens), got {rate}")
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{name} ({flag}) must be between 0 and 1 (a share of the tokens), got {rate}")
         if self.warmup_seq_steps < 0:
-            raise ValueError(f"warmup_seq_steps must be >= 0, got {self.warmup_seq_steps}")
+            raise ValueError(f"warmup_seq_steps (--warmup-seq-steps) must be >= 0, got {self.warmup_seq_steps}")
         if not 0 < self.held_out_fraction < 1:
             raise ValueError(f"held_out_fraction must be between 0 and 1, got {self.held_out_fraction}")
         check_overrides(self.model_overrides)

@@ -198,6 +198,7 @@ def test_masking_rates_of_each_phase_and_the_held_out_masks_stay_at_15_percent()
     assert all(torch.equal(a["labels"], b["labels"]) for a, b in zip(data.eval_batches, default.eval_batches))
     assert default.warmup_train.collator.mlm_probability == 0.15  # None: the run's rate
     assert build_data(PretrainOptions(**common, mlm_probability=0.2)).warmup_train.collator.mlm_probability == 0.2
-    for bad in (dict(mlm_probability=0.0), dict(warmup_mlm_probability=1.5)):
-        with pytest.raises(ValueError, match="must be between 0 and 1"):
+    for bad, flag in ((dict(mlm_probability=0.0), "--mlm-probability"),
+                      (dict(warmup_mlm_probability=1.5), "--warmup-mlm-probability")):
+        with pytest.raises(ValueError, match=f"\\({flag}\\) must be between 0 and 1"):  # names the flag to fix
             PretrainOptions(**common, **bad)
