@@ -287,12 +287,16 @@ def test_experiment_quick_path_runs(tmp_path, capsys):
     module = load_experiment("unilm-masks")
     parser = argparse.ArgumentParser()
     module.add_arguments(parser)
-    args = parser.parse_args(["--quick", "--steps", "6", "--out", str(tmp_path), "--threads", "1", "--quiet"])
+    args = parser.parse_args(["--quick", "--steps", "6", "--out", str(tmp_path), "--threads", "1", "--quiet",
+                              "--seed", "3"])
+    assert module.plan_from_args(args).seed == 3
+    with pytest.raises(ValueError, match="--seed must be 0 or more"):
+        module.plan_from_args(parser.parse_args(["--quick", "--seed", "-1"]))
     assert module.run(args) == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results["runs"]) == set(MASK_KINDS)
     for scores in results["runs"].values():
         assert all(0.0 <= scores[k] <= 1.0 for k in ("mlm_acc", "mlm_acc_mask", "next_token_acc", "seq2seq_acc"))
-    assert "left-to-right run" in (tmp_path / "results.md").read_text()
+    assert "left-to-right run" in (tmp_path / "results.md").read_text() and "seed 3" in (tmp_path / "results.md").read_text()
     assert "MLM acc at [MASK] (overall)" in (tmp_path / "results.md").read_text()
     assert "seq2seq target next-token acc" in capsys.readouterr().out

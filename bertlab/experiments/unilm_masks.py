@@ -62,6 +62,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--steps", type=int, help=f"training steps per mask (default {d.steps}, {QUICK.steps} "
                                                   f"with --quick)")
     parser.add_argument("--corpus", help=f"pre-training corpus (default {d.corpus})")
+    parser.add_argument("--seed", type=int, help=f"seed of the runs' initialisation, batches, masks and held-out "
+                                                 f"split (default {d.seed})")
     add_run_control(parser)
 
 
@@ -73,6 +75,10 @@ def plan_from_args(args) -> Plan:
         plan = replace(plan, steps=args.steps)
     if args.corpus:
         plan = replace(plan, corpus=args.corpus)
+    if args.seed is not None:
+        if args.seed < 0:
+            raise ValueError(f"--seed must be 0 or more, got {args.seed}")
+        plan = replace(plan, seed=args.seed)
     return plan
 
 
