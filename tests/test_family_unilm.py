@@ -297,6 +297,7 @@ def test_experiment_quick_path_runs(tmp_path, capsys):
     assert set(results["runs"]) == set(MASK_KINDS)
     for scores in results["runs"].values():
         assert all(0.0 <= scores[k] <= 1.0 for k in ("mlm_acc", "mlm_acc_mask", "next_token_acc", "seq2seq_acc"))
-    assert "left-to-right run" in (tmp_path / "results.md").read_text() and "seed 3" in (tmp_path / "results.md").read_text()
-    assert "MLM acc at [MASK] (overall)" in (tmp_path / "results.md").read_text()
+    report = (tmp_path / "results.md").read_text()
+    assert "left-to-right run" in report and "seed 3" in report
+    assert "MLM acc at [MASK] (overall)" in report
     assert "seq2seq target next-token acc" in capsys.readouterr().out
