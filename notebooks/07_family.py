@@ -317,18 +317,19 @@ pd.DataFrame([{"unit": name, "share of masked units": f"{statistics[f'{name}_sha
 # then 128; 30 % of the units masked), several CPU-minutes per run — and scores every run on the same held-out
 # documents by ordinary masked LM (accuracy at `[MASK]` beside the overall number) and by an **entity cloze**
 # (each entity masked whole with probability 0.5; the tokens right and the entities recovered whole), into
-# `runs/knowledge-masking/results.md`. Measured (seed 0, docs/family.md):
+# `runs/knowledge-masking/results.md`. Measured on seeds 0 / 1 (docs/family.md; `--seed 1` for the second):
 #
 # | masking unit | [MASK] acc, token-masked | entity cloze: characters right | entities recovered whole |
 # |---|---|---|---|
-# | token | 28.6 % | 2.6 % | 0.5 % |
-# | word | 10.1 % | 5.3 % | 3.1 % |
-# | knowledge | 10.7 % | 4.5 % | 2.5 % |
+# | token | 28.6 / 27.1 % | 2.6 / 2.1 % | 0.5 / 0.5 % |
+# | word | 10.1 / 7.7 % | 5.3 / 3.6 % | 3.1 / 1.6 % |
+# | knowledge | 10.7 / 10.3 % | 4.5 / 5.0 % | 2.5 / 2.5 % |
 #
 # Token masking wins the ordinary cloze: a character whose word-mates are visible is easy to complete. The
-# runs that mask whole units recover five to six times as many entities whole. That is ERNIE's argument
-# (§3.2): recall 江泽民 from "国家主席 … 指出", not 泽民 from 江. Knowledge masking did not beat whole-word masking
-# here: People's Daily's annotators already made most names one word, so entity units add few new masks.
+# runs that mask whole units recover three to six times as many entities whole, on both seeds. That is ERNIE's
+# argument (§3.2): recall 江泽民 from "国家主席 … 指出", not 泽民 from 江. Knowledge against whole-word masking is a
+# draw (each wins one seed): People's Daily's annotators already made most names one word, so entity units add
+# few new masks.
 # `bertlab pretrain --masking-unit knowledge --corpus peoples-daily-zh` trains with it.
 #
 # ## 3. MASS: mask a span, decode it
