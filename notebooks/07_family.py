@@ -179,11 +179,14 @@ else:
 # (next-token, seq2seq). Next-token accuracy is the hard reading: language modelling needs far more training
 # than a lesson has, so expect the greedy continuations to repeat frequent pieces. The same table, with the same
 # runs, is what `bertlab experiment unilm-masks --threads 1` writes to `runs/unilm-masks/results.md`. Measured
-# (seed 0, docs/family.md; unigram 4.2 % at `[MASK]`): the bidirectional run leads at `[MASK]` (15.4 % against
-# the seq2seq run's 12.8 %), the seq2seq run leads at the target's next token (12.6 % against 9.7 %), and the
-# left-to-right run has not left the plateau after 1,500 steps (3.3 % at `[MASK]`, 5.9 % next-token): a
-# `[MASK]` that may only look left must first learn to attend to the token before it, with nothing that taught
-# it the words first.
+# on seeds 0 and 1 (docs/family.md; unigram 4.2 and 4.9 % at `[MASK]`):
+#
+# - the bidirectional run leads at `[MASK]`: 15.4 and 19.6 %, against the seq2seq run's 12.8 and 13.1 %;
+# - the seq2seq run leads at the target's next token: 12.6 against 9.7 %, and 12.3 against 11.6 %;
+# - the left-to-right run is last at every reading, its own included (next-token 5.9 and 8.5 %). A `[MASK]`
+#   that may only look left must first learn to attend to the token before it, with nothing that taught it the
+#   words first.
+#
 # UNILM's point is that *one* set of weights, trained under all the masks in turn (§2.3: in every batch, 1/3 of
 # the objective bidirectional, 1/3 seq2seq, 1/3 left-to-right and right-to-left), serves all uses.
 #
