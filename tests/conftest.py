@@ -5,28 +5,26 @@ from __future__ import annotations
 import pytest
 import torch
 
+from bertlab.data import get_tokenizer, load_corpus
+
 
 @pytest.fixture(scope="session")
 def news_corpus():
-    from bertlab.data import load_corpus
     return load_corpus("news-en")
 
 
 @pytest.fixture(scope="session")
 def news_tokenizer(news_corpus):
-    from bertlab.data import get_tokenizer
     return get_tokenizer(news_corpus, vocab_size=4096)
 
 
 @pytest.fixture(scope="session")
 def zh_corpus():
-    from bertlab.data import load_corpus
     return load_corpus("peoples-daily-zh")
 
 
 @pytest.fixture(scope="session")
 def zh_tokenizer(zh_corpus):
-    from bertlab.data import get_tokenizer
     return get_tokenizer(zh_corpus, vocab_size=8192)
 
 

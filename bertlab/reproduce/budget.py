@@ -242,9 +242,10 @@ def plan(minutes: float = 60.0, quick: bool = False, claims=CLAIMS, seeds=(0, 1)
         raise ValueError(f"unknown claim(s) {bad}; the claims are {', '.join(map(str, CLAIMS))}")
     if not seeds:
         raise ValueError("at least one seed is needed")
-    for flag, value in (("--steps", steps), ("--claim1-steps", long_steps)):
-        if value is not None and value < (0 if flag == "--claim1-steps" else 1):
-            raise ValueError(f"{flag} must be {'0 or more' if flag == '--claim1-steps' else 'positive'}, got {value}")
+    for flag, value, lowest, words in (("--steps", steps, 1, "positive"),
+                                       ("--claim1-steps", long_steps, 0, "0 or more")):
+        if value is not None and value < lowest:
+            raise ValueError(f"{flag} must be {words}, got {value}")
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     scale = replace(QUICK_SCALE) if quick else replace(GPU_SCALE if device == "cuda" else Scale())
@@ -271,11 +272,14 @@ def plan(minutes: float = 60.0, quick: bool = False, claims=CLAIMS, seeds=(0, 1)
             spare = max(0.0, p.claim_minutes.get("1", 0.0) - n * run_minutes(scale, "long", p.step_seconds)) \
                 if wants_long else 0.0
             runs = len(pretraining_runs([c for c in claims if c != 1] if wants_long else claims, seeds))
-            seconds = 60 * (p.claim_minutes["pretraining"] + spare) / (runs * OVERHEAD)
-            scale.steps = clamp(steps_for_seconds(scale.options("reference", 0), seconds, p.step_seconds), lo, hi)
+
+            def reference_steps(minutes: float) -> int:  # steps of each of ``runs`` runs sharing ``minutes``
+                seconds = 60 * minutes / (runs * OVERHEAD)
+                return clamp(steps_for_seconds(scale.options("reference", 0), seconds, p.step_seconds), lo, hi)
+
+            scale.steps = reference_steps(p.claim_minutes["pretraining"] + spare)
             if wants_long and not scale.separate_long:  # too small a budget for longer runs: claim 1 reads these
-                seconds = 60 * (p.claim_minutes["pretraining"] + p.claim_minutes["1"]) / (runs * OVERHEAD)
-                scale.steps = clamp(steps_for_seconds(scale.options("reference", 0), seconds, p.step_seconds), lo, hi)
+                scale.steps = reference_steps(p.claim_minutes["pretraining"] + p.claim_minutes["1"])
                 scale.long_steps = 0
         elif wants_long:
             scale.steps = scale.long_steps  # claim 1 alone: its runs are the reference
