@@ -7,10 +7,22 @@ from pathlib import Path
 
 import pytest
 
+import bertlab.reproduce as rp
+from bertlab.cli import main
+from bertlab.config import IGNORE_INDEX
 from bertlab.course import course_model
-from bertlab.reproduce import budget
-from bertlab.reproduce.verdicts import beats, not_worse, spread
+from bertlab.data import PretrainingDataset
+from bertlab.experiments import distill_vs_scratch as dvs
+from bertlab.experiments import transfer
+from bertlab.experiments.distill_vs_scratch import Plan, given_teacher
+from bertlab.pretrain import PretrainOptions, seconds_for_steps, steps_for_seconds
 from bertlab.recipes import recipe_options
+from bertlab.reproduce import budget, external, reproduce
+from bertlab.reproduce.claims import Context, _gain_kept, _verdict, claim_1
+from bertlab.reproduce.external import claim_5
+from bertlab.reproduce.report import README_BEGIN, README_END, update_readme
+from bertlab.reproduce.runs import RunOutcome, static_copy
+from bertlab.reproduce.verdicts import beats, not_worse, spread
 
 
 # --- held vs the seed spread ------------------------------------------------------------------------------------
@@ -72,9 +84,18 @@ def test_runs_use_the_fast_cpu_recipe_and_change_one_thing():
         scale.options("wide", 0)
 
 
-def test_steps_for_seconds_counts_both_phases():
-    from bertlab.pretrain import PretrainOptions, seconds_for_steps, steps_for_seconds
+def test_static_masks_keep_the_recipes_masking_rate(news_corpus, news_tokenizer):
+    """The static variant differs from the dynamic reference only in when masks are drawn: its copies mask as
+    many tokens as the dataset they copy (it once fell back to 15 % while the reference masked 30 / 40 %)."""
+    dynamic = PretrainingDataset(news_corpus, news_tokenizer, max_seq_length=32, objective="mlm", mlm_probability=0.3)
+    static, copies = static_copy(dynamic, PretrainOptions(), epochs=8, seed=0, max_seq_length=32, objective="mlm")
+    assert copies == 2 and static.masking == "static" and static.collator.mlm_probability == 0.3
+    batch = static.batch(0, 64)
+    chosen = (batch["labels"] != IGNORE_INDEX).sum() / batch["attention_mask"].sum()
+    assert 0.25 < float(chosen) < 0.35  # about 30 % of the tokens ([CLS]/[SEP] count in the denominator)
 
+
+def test_steps_for_seconds_counts_both_phases():
     half = PretrainOptions(warmup_seq_length=16, warmup_seq_steps=0.5, out=None)
     assert steps_for_seconds(half, 300, {"short": 0.07, "long": 0.09}) == int(300 / 0.08)
     assert steps_for_seconds(half, 300, {"long": 0.09}) == int(300 / 0.09)  # one phase measured: all long
@@ -132,8 +153,6 @@ def test_claim_5_plan_uses_the_course_teacher():
 
 def _fake_run(tmp_path: Path, name: str, mlm_acc: float, nsp_acc: float, unigram: float = 0.05):
     """``mlm_acc`` and ``unigram`` at [MASK] positions; the unchanged 10 % copied, as an early model does."""
-    from bertlab.reproduce.runs import RunOutcome
-
     run_dir = tmp_path / name
     run_dir.mkdir()
     split = {"mlm_acc_mask": mlm_acc, "mlm_acc_random": mlm_acc / 2, "mlm_acc_unchanged": 0.9,
@@ -149,8 +168,6 @@ def _fake_run(tmp_path: Path, name: str, mlm_acc: float, nsp_acc: float, unigram
                                              ((0.08, 0.09), (0.80, 0.82), False),  # [MASK] only 3.5 points up
                                              ((0.30, 0.31), (0.45, 0.75), False)])  # NSP mean 60 %, spread 30
 def test_claim_1_verdict_on_fake_runs(tmp_path, mlm, nsp, held):
-    from bertlab.reproduce.claims import Context, claim_1
-
     plan = budget.plan(1, quick=True, claims=(1,), seeds=(0, 1), step_seconds=QUIET)
     ctx = Context(plan, tmp_path, log=lambda text: None)
     ctx._runs["reference"] = [_fake_run(tmp_path, f"seed{i}", mlm[i], nsp[i]) for i in range(2)]
@@ -162,7 +179,6 @@ def test_claim_1_verdict_on_fake_runs(tmp_path, mlm, nsp, held):
 def test_claim_1_does_not_count_copying(tmp_path):
     """At the unigram plateau the overall MLM accuracy is ~9 points up from copying the unchanged tokens alone;
     the claim is judged at [MASK] positions, so it does not hold."""
-    from bertlab.reproduce.claims import Context, claim_1
 
     plan = budget.plan(1, quick=True, claims=(1,), seeds=(0, 1), step_seconds=QUIET)
     ctx = Context(plan, tmp_path, log=lambda text: None)
@@ -175,8 +191,6 @@ def test_claim_1_does_not_count_copying(tmp_path):
 
 
 def test_exact_parts_decide_and_untrained_models_are_inconclusive():
-    from bertlab.reproduce.claims import _verdict
-
     assert _verdict(False, True, True) == (False, False)  # the parameter count contradicts the claim
     assert _verdict(False, True, False) == (False, False)  # ... whether or not the models learned
     assert _verdict(True, True, False) == (None, True)  # nothing learned: losses cannot rank variants
@@ -185,8 +199,6 @@ def test_exact_parts_decide_and_untrained_models_are_inconclusive():
 
 
 def test_a_variant_must_keep_its_gain_over_the_unigram_baseline(tmp_path):
-    from bertlab.reproduce.claims import _gain_kept
-
     ref = [_fake_run(tmp_path, f"ref{i}", acc, 0.8, unigram=0.03) for i, acc in enumerate((0.079, 0.081))]
     at_plateau = [_fake_run(tmp_path, f"flat{i}", acc, 0.8, unigram=0.03) for i, acc in enumerate((0.030, 0.031))]
     close = [_fake_run(tmp_path, f"close{i}", acc, 0.8, unigram=0.03) for i, acc in enumerate((0.070, 0.072))]
@@ -197,8 +209,6 @@ def test_a_variant_must_keep_its_gain_over_the_unigram_baseline(tmp_path):
 
 
 def test_a_failing_claim_is_reported_as_not_run(tmp_path, monkeypatch):
-    import bertlab.reproduce as rp
-
     def broken(ctx):
         raise ImportError("bertlab.experiments.distill_vs_scratch is not installed")
 
@@ -212,8 +222,6 @@ def test_a_failing_claim_is_reported_as_not_run(tmp_path, monkeypatch):
 
 
 def test_readme_section_is_replaced_between_markers(tmp_path):
-    from bertlab.reproduce.report import README_BEGIN, README_END, update_readme
-
     readme = tmp_path / "README.md"
     readme.write_text(f"# bertlab\n\nintro\n\n{README_BEGIN}\nold table\n{README_END}\n\nmore\n")
     update_readme(readme, f"{README_BEGIN}\nnew table\n{README_END}")
@@ -222,8 +230,6 @@ def test_readme_section_is_replaced_between_markers(tmp_path):
 
 
 def test_cli_rejects_bad_claims():
-    from bertlab.cli import main
-
     assert main(["reproduce", "--claims", "1,x"]) == 2
     assert main(["reproduce", "--claims", "9", "--quick"]) == 2
 
@@ -232,8 +238,6 @@ def test_cli_rejects_bad_claims():
 
 def test_claim_2_runs_and_reports(tmp_path):
     """Claim 2 for real, 4 steps of a toy model at one seed: exact parameter counts and a written report."""
-    from bertlab.reproduce import reproduce
-
     plan = budget.plan(1, quick=True, claims=(2,), seeds=(0,), step_seconds=QUIET)
     plan.scale.steps, plan.scale.eval_points, plan.scale.eval_examples = 4, 1, 64
     results = reproduce(plan, tmp_path / "report", runs=tmp_path / "runs", command="test", log=lambda t: None)
@@ -254,8 +258,6 @@ def test_claim_2_runs_and_reports(tmp_path):
 
 @pytest.mark.slow
 def test_quick_reproduce_end_to_end(tmp_path):
-    from bertlab.cli import main
-
     status = main(["reproduce", "--quick", "--out", str(tmp_path / "quick"), "--runs", str(tmp_path / "runs")])
     saved = json.loads((tmp_path / "quick" / "results.json").read_text())
     assert [c["id"] for c in saved["claims"]] == [1, 2, 3, 4, 5, 6]
@@ -272,10 +274,6 @@ def test_quick_reproduce_end_to_end(tmp_path):
 def test_claim_5_judges_the_teacher_at_mask_positions(tmp_path, monkeypatch):
     """A teacher 9 points above the unigram baseline overall, but only from copying unchanged tokens, has
     learned nothing at [MASK]: claim 5 is inconclusive, and says so with the [MASK] numbers."""
-    from bertlab.experiments import distill_vs_scratch as dvs
-    from bertlab.reproduce import external
-    from bertlab.reproduce.claims import Context
-    from bertlab.reproduce.external import claim_5
 
     teacher_dir = tmp_path / "teacher"
     teacher_dir.mkdir()
@@ -305,8 +303,6 @@ def test_claim_5_judges_the_teacher_at_mask_positions(tmp_path, monkeypatch):
 
 
 def test_claim_1_reads_the_longer_runs_when_the_plan_has_them(tmp_path):
-    from bertlab.reproduce.claims import Context, claim_1
-
     plan = budget.plan(20, claims=(1, 2), seeds=(0, 1), device="cpu", step_seconds=QUIET)
     assert plan.scale.separate_long
     ctx = Context(plan, tmp_path, log=lambda text: None)
@@ -316,9 +312,6 @@ def test_claim_1_reads_the_longer_runs_when_the_plan_has_them(tmp_path):
 
 
 def test_claims_5_and_6_without_course_models_say_how_to_prepare_them(tmp_path, monkeypatch):
-    from bertlab.reproduce import external
-    from bertlab.reproduce.claims import Context
-
     monkeypatch.setattr(external, "course_model", lambda name: None)
     plan = budget.plan(1, quick=True, claims=(5, 6), seeds=(0,), step_seconds=QUIET)
     ctx = Context(plan, tmp_path, runs=tmp_path, log=lambda text: None)
@@ -342,10 +335,6 @@ def _transfer_cells(spec, scores):
      False),  # fine-tuning ahead on pairs, but not beyond the seeds' spread
 ])
 def test_claim_6_reads_the_transfer_cells(tmp_path, monkeypatch, pair, single, held):
-    from bertlab.experiments import transfer
-    from bertlab.reproduce import external
-    from bertlab.reproduce.claims import Context
-
     calls = []
 
     def run_task(spec, plan, args, sources, out, say, missing, encoders=transfer.ENCODERS):
@@ -365,8 +354,6 @@ def test_claim_6_reads_the_transfer_cells(tmp_path, monkeypatch, pair, single, h
 
 
 def test_distill_vs_scratch_takes_a_finished_teacher_and_its_corpus(tmp_path):
-    from bertlab.experiments.distill_vs_scratch import Plan, given_teacher
-
     with pytest.raises(ValueError, match="bertlab course prepare"):
         given_teacher(Plan(teacher_run=str(tmp_path / "none")))
     run = tmp_path / "teacher"

@@ -75,12 +75,12 @@ def run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, progress: 
 
 
 def static_copy(dataset, options, epochs: float, seed: int, max_seq_length: int, objective: str):
-    """``dataset`` with static masks, in as many copies as make each mask be seen about MASK_REUSE times over
-    ``epochs`` passes. Returns (dataset, copies)."""
+    """``dataset`` with static masks at its own masking rate, in as many copies as make each mask be seen about
+    MASK_REUSE times over ``epochs`` passes. Returns (dataset, copies)."""
     copies = max(1, round(epochs / MASK_REUSE))
     return PretrainingDataset(dataset.corpus, dataset.tokenizer, max_seq_length=max_seq_length, objective=objective,
-                              masking="static", masking_unit=options.masking_unit, seed=seed,
-                              dupe_factor=copies), copies
+                              masking="static", masking_unit=options.masking_unit, seed=seed, dupe_factor=copies,
+                              mlm_probability=dataset.collator.mlm_probability), copies
 
 
 def _run_variant(scale: Scale, variant: str, seed: int, run_dir: Path, options) -> RunOutcome:
