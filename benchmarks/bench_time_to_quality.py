@@ -332,6 +332,10 @@ def main(argv=None) -> int:
                     tokens=args.tokens) for i in rungs]
     else:
         changes = parse_sets(args.set)
+        try:  # a value PretrainOptions refuses is told here, before any training
+            base_options({**recipe_options(args.recipe), **changes})
+        except ValueError as err:
+            raise SystemExit(f"--set {' '.join(args.set)}: {err}") from None
         label = " ".join([args.recipe] + [f"{k}={v}" for k, v in changes.items()])
         seeds = parse_seeds(args.seeds) if args.seeds else [changes.get("seed")]
         rows = [run({**recipe_options(args.recipe), **changes, **({} if seed is None else {"seed": seed})},

@@ -80,6 +80,8 @@ def test_time_to_quality_ladder_climbs_to_the_recipe_and_set_changes_one_field()
     for bad in ("vocab_size=abc", "vocab_size=true", "progress=1"):  # refused here, not deep inside training
         with pytest.raises(SystemExit, match="takes a value of type (int|bool)"):
             bench.parse_sets([bad])
+    with pytest.raises(SystemExit, match="embedding_size must be an integer"):  # a field whose default is None
+        bench.main(["--steps", "2", "--set", "embedding_size=abc"])
 
 
 def test_time_to_quality_reports_a_run_with_a_fixed_step_count():
