@@ -18,7 +18,7 @@ from bertlab.experiments.distill_vs_scratch import Plan, given_teacher
 from bertlab.pretrain import PretrainOptions, seconds_for_steps, steps_for_seconds
 from bertlab.recipes import recipe_options
 from bertlab.reproduce import budget, external, reproduce
-from bertlab.reproduce.claims import Context, _gain_kept, _verdict, claim_1
+from bertlab.reproduce.claims import Context, _ahead_text, _bottleneck_text, _gain_kept, _verdict, claim_1
 from bertlab.reproduce.external import claim_5
 from bertlab.reproduce.report import README_BEGIN, README_END, update_readme
 from bertlab.reproduce.runs import RunOutcome, static_copy
@@ -162,6 +162,17 @@ def _fake_run(tmp_path: Path, name: str, mlm_acc: float, nsp_acc: float, unigram
     (run_dir / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     return RunOutcome("reference", 0, str(run_dir), {**split, "nsp_acc": nsp_acc, "mlm_loss": 5.0},
                       1.0, 10, {}, 0.8 * unigram + 0.01, 1.0, unigram_mlm_acc_mask=unigram)
+
+
+def test_claim_2_explains_a_failed_loss_tolerance_and_only_then():
+    assert _bottleneck_text(True, 32, 128, 8192) == ""
+    why = _bottleneck_text(False, 32, 128, 8192)
+    assert "rank at most 32" in why and "8,192 pieces" in why and "H/4" in why
+
+
+def test_claim_4_says_whether_dynamic_masking_is_ahead_or_a_draw():
+    assert "a draw" in _ahead_text(beats([0.213, 0.223], [0.211, 0.216]))  # +0.45 points, spread 1.0
+    assert "also ahead" in _ahead_text(beats([0.213, 0.223], [0.192, 0.196]))  # +2.4 points
 
 
 @pytest.mark.parametrize("mlm, nsp, held", [((0.30, 0.31), (0.80, 0.82), True),  # far above both baselines
