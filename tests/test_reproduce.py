@@ -311,6 +311,16 @@ def test_claim_5_judges_the_teacher_at_mask_positions(tmp_path, monkeypatch):
     result = claim_5(Context(plan, tmp_path, runs=tmp_path, log=lambda text: None))
     assert result.inconclusive and result.measured["mlm_accuracy"] == "mlm_acc_mask"
     assert "held-out MLM accuracy at [MASK] 5.0 %" in result.verdict_text
+    assert "reused" not in result.verdict_text
+
+    # a rerun with the same budget finds the finished student runs and says it trained nothing new
+    folders = []
+    monkeypatch.setattr(dvs, "run_plan", lambda plan, out, **kwargs: folders.append(out) or results)
+    claim_5(Context(plan, tmp_path, runs=tmp_path, log=lambda text: None))
+    (folders[0] / "distilled-seed0").mkdir(parents=True)
+    (folders[0] / "distilled-seed0" / "status.json").write_text(json.dumps({"status": "finished"}))
+    again = claim_5(Context(plan, tmp_path, runs=tmp_path, log=lambda text: None))
+    assert "1 of the 4 student runs were reused" in again.verdict_text
 
 
 def test_claim_1_reads_the_longer_runs_when_the_plan_has_them(tmp_path):

@@ -18,6 +18,7 @@ from bertlab.reproduce import figures as fig
 from bertlab.reproduce.budget import distill_plan
 from bertlab.reproduce.claims import LEARNED, PAPER, PAPER_SHORT, TITLES, ClaimResult, Context, _pct, _pm, not_run
 from bertlab.reproduce.verdicts import beats, mean, not_worse, word
+from bertlab.train.run import read_status
 
 
 
@@ -47,6 +48,8 @@ def claim_5(ctx: Context) -> ClaimResult:
     out = ctx.runs / "claim5" / f"students{dplan.student_steps}-finetune{dplan.finetune_steps}"
     ctx.log(f"distill-vs-scratch with the course teacher {dplan.teacher_run}: students {dplan.student_steps} steps, "
             f"fine-tuning {dplan.finetune_steps} steps, seeds {dplan.seeds}")
+    students = [out / f"{kind}-seed{seed}" for kind in ("distilled", "scratch") for seed in dplan.seeds]
+    reused = [d for d in students if read_status(d).get("status") == "finished"]
     results = dvs.run_plan(dplan, out, fresh=False, progress=ctx.progress)
     checks = results["summary"]["checks"]
     groups = results["summary"]["groups"]
@@ -90,6 +93,9 @@ def claim_5(ctx: Context) -> ClaimResult:
             f"{_pct(teacher['downstream_acc'])} (needed ≥ 90 %) → {word(kept >= 0.9)}. The claim holds only if all "
             f"three do. (distill-vs-scratch's own target, which also asks for ≤ 1/3 of the parameters: "
             f"{word(results['summary']['target_held'])}.)")
+    if reused:
+        text += (f" ({len(reused)} of the {len(students)} student runs were reused from an earlier report with the "
+                 f"same step counts in {out}; delete them to retrain.)")
     if inconclusive:
         text += (f" Inconclusive at this budget: the teacher's held-out MLM accuracy{where} {_pct(teacher[key])} is "
                  f"not "
