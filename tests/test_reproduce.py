@@ -108,6 +108,24 @@ def test_steps_for_seconds_counts_both_phases():
     assert seconds_for_steps(half, {"short": 0.07, "long": 0.09}) == pytest.approx(1875 * 0.16)
 
 
+def test_the_probe_labels_each_phase_at_the_recipes_masking_rate(monkeypatch):
+    """The MLM head's cost grows with the labelled tokens: timing the fast-cpu steps at BERT's 15 % (as the probe
+    once did) promised a quarter more steps than the runs' 30 / 40 % masking allow."""
+    seen = {}
+
+    def fake(config, B, T, nsp, precision, device, mlm_probability=0.15):
+        seen[T] = mlm_probability
+        return 0.1
+
+    monkeypatch.setattr(budget, "measure_step_seconds", fake)
+    scale = budget.Scale(steps=100)
+    options = scale.options("reference", 0)
+    budget.measure_phases(scale)
+    assert seen == {options.max_seq_length: options.mlm_probability,
+                    options.warmup_seq_length: options.warmup_mlm_probability}
+    assert (options.mlm_probability, options.warmup_mlm_probability) == (0.3, 0.4)
+
+
 def test_default_plan_fits_the_budget():
     p = budget.plan(60, claims=budget.CLAIMS, seeds=(0, 1), device="cpu", step_seconds=QUIET, probe=_probe)
     assert sum(p.claim_minutes.values()) == pytest.approx(60)
