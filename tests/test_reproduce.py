@@ -18,7 +18,8 @@ from bertlab.experiments.distill_vs_scratch import Plan, given_teacher
 from bertlab.pretrain import PretrainOptions, seconds_for_steps, steps_for_seconds
 from bertlab.recipes import recipe_options
 from bertlab.reproduce import budget, external, reproduce
-from bertlab.reproduce.claims import Context, _ahead_text, _bottleneck_text, _gain_kept, _verdict, claim_1
+from bertlab.reproduce.claims import (Context, _ahead_text, _bottleneck_text, _format_text, _gain_kept, _verdict,
+                                      claim_1)
 from bertlab.reproduce.external import claim_5
 from bertlab.reproduce.report import README_BEGIN, README_END, update_readme
 from bertlab.reproduce.runs import RunOutcome, static_copy
@@ -186,6 +187,13 @@ def test_claim_2_explains_a_failed_loss_tolerance_and_only_then():
     assert _bottleneck_text(True, 32, 128, 8192) == ""
     why = _bottleneck_text(False, 32, 128, 8192)
     assert "rank at most 32" in why and "8,192 pieces" in why and "H/4" in why
+
+
+def test_claim_4_explains_a_loss_on_the_pair_format_only():
+    held, lost = not_worse([0.209, 0.210], [0.207, 0.208]), not_worse([0.195, 0.200], [0.208, 0.209])
+    assert "never saw two segments" in _format_text({"full-sentence": held, "pairs": lost})
+    assert _format_text({"full-sentence": held, "pairs": held}) == ""
+    assert _format_text({"full-sentence": lost, "pairs": lost}) == ""
 
 
 def test_claim_4_says_whether_dynamic_masking_is_ahead_or_a_draw():

@@ -338,6 +338,14 @@ def claim_3(ctx: Context) -> ClaimResult:
 
 # --- claim 4 ------------------------------------------------------------------------------------------------
 
+def _format_text(c_nsp: dict) -> str:
+    """Why MLM-only can lose on pairs alone: it trained on full sentences and never saw [SEP] between segments."""
+    if c_nsp["full-sentence"].held and not c_nsp["pairs"].held:
+        return (" Only the pair format loses: the MLM-only model trained on full-sentence inputs and never saw two "
+                "segments split by [SEP]; on its own format dropping NSP did not hurt.")
+    return ""
+
+
 def _ahead_text(ahead) -> str:
     """RoBERTa found dynamic masking "comparable or slightly better" (§4.1): say which of the two this run saw."""
     if ahead.held:
@@ -378,7 +386,7 @@ def claim_4(ctx: Context) -> ClaimResult:
             f"on "
             f"full-sentence inputs {_pm(cross['full-sentence']['MLM only'])} vs {_pm(cross['full-sentence']['MLM + NSP'])}, "
             f"on sentence pairs {_pm(cross['pairs']['MLM only'])} vs {_pm(cross['pairs']['MLM + NSP'])}: dropping NSP "
-            f"does not hurt MLM on both formats → {word(nsp_held)}.{caveat}")
+            f"does not hurt MLM on both formats → {word(nsp_held)}.{_format_text(c_nsp)}{caveat}")
     figures = {"claim4_masking": fig.curves("Claim 4: held-out MLM accuracy at [MASK], dynamic vs static masking",
                                             {"dynamic": _dirs(ref), "static": _dirs(st)}, "mlm_acc_mask", "eval"),
                "claim4_nsp": fig.bars("Claim 4: held-out [MASK] accuracy with and without NSP (mean over seeds)",
