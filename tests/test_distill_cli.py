@@ -296,7 +296,9 @@ def test_experiment_quick_runs_end_to_end(tmp_path, capsys):
     before = (out / "teacher" / "model.safetensors").stat().st_mtime_ns
     assert main(args) == 0  # a second call reuses every finished run
     assert (out / "teacher" / "model.safetensors").stat().st_mtime_ns == before
-    assert json.loads((out / "results.json").read_text())["distilled"] == results["distilled"]
+    again = json.loads((out / "results.json").read_text())
+    assert again["distilled"] == results["distilled"]
+    assert results["reused_students"] == [] and len(again["reused_students"]) == 4
 
 
 @pytest.mark.slow

@@ -157,18 +157,18 @@ def _last_eval(run_dir: Path) -> dict:
 
 
 def pretrain_run(plan: Plan, run_dir: Path, preset: str, overrides: dict, steps: int, lr: float, seed: int,
-                 progress: bool, warmup_seq: tuple[int, float] = (0, 0.0)) -> dict:
+                 progress: bool, warmup_seq: tuple[int, float] = (0, 0.0)) -> tuple[dict, str]:
     options = PretrainOptions(preset=preset, model_overrides=dict(overrides), corpus=plan.corpus,
                               vocab_size=plan.vocab_size, max_seq_length=plan.max_seq_length,
                               batch_size=plan.batch_size, eval_examples=plan.eval_examples, steps=steps,
                               learning_rate=lr, precision=plan.precision, device=plan.device, seed=seed,
                               warmup_seq_length=warmup_seq[0], warmup_seq_steps=warmup_seq[1], split_seed=0,
                               checkpoint_every=max(100, steps // 4), log_every=10, out=str(run_dir), progress=progress)
-    cached_run(options, pretrain)
-    return _last_eval(run_dir)
+    state = cached_run(options, pretrain)  # "reuse", "resume" or "new"
+    return _last_eval(run_dir), state
 
 
-def distill_run(plan: Plan, run_dir: Path, teacher_dir: Path, seed: int, progress: bool) -> dict:
+def distill_run(plan: Plan, run_dir: Path, teacher_dir: Path, seed: int, progress: bool) -> tuple[dict, str]:
     o = dict(plan.student_overrides)
     shape = {name: o.pop(name, None) for name in ("hidden_size", "num_attention_heads", "intermediate_size",
                                                    "num_hidden_layers")}
@@ -180,8 +180,8 @@ def distill_run(plan: Plan, run_dir: Path, teacher_dir: Path, seed: int, progres
                              batch_size=plan.batch_size, eval_examples=plan.eval_examples, precision=plan.precision,
                              device=plan.device, seed=seed, checkpoint_every=max(100, plan.student_steps // 4),
                              out=str(run_dir), progress=progress)
-    cached_run(options, distill)
-    return _last_eval(run_dir)
+    state = cached_run(options, distill)  # "reuse", "resume" or "new"
+    return _last_eval(run_dir), state
 
 
 # --- the downstream measure --------------------------------------------------------------------------------------
@@ -452,26 +452,29 @@ def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) 
     else:
         say(f"teacher: {plan.teacher_preset} {plan.teacher_overrides or ''} for {plan.teacher_steps} steps")
         teacher_dir = out / "teacher"
-        last_teacher = pretrain_run(plan, teacher_dir, plan.teacher_preset, plan.teacher_overrides,
+        last_teacher, _ = pretrain_run(plan, teacher_dir, plan.teacher_preset, plan.teacher_overrides,
                                     plan.teacher_steps, plan.teacher_lr, 0, progress,
                                     (plan.teacher_warmup_seq_length, plan.teacher_warmup_seq_steps))
         timings["teacher"] = run_seconds(teacher_dir)
     teacher_config = json.loads((teacher_dir / "config.json").read_text())
     teacher_options = teacher_config["options"]
     runs = {"distilled": [], "scratch": []}
+    reused = []  # student runs found finished in ``out``
     for seed in plan.seeds:
         for name in ("distilled", "scratch"):
             run_dir = out / f"{name}-seed{seed}"
             say(f"{name} student, seed {seed}: {plan.student_steps} steps")
             if name == "distilled":
-                last = distill_run(plan, run_dir, teacher_dir, seed, progress)
+                last, state = distill_run(plan, run_dir, teacher_dir, seed, progress)
             else:
-                last = pretrain_run(plan, run_dir, plan.student_preset, plan.student_overrides, plan.student_steps,
+                last, state = pretrain_run(plan, run_dir, plan.student_preset, plan.student_overrides, plan.student_steps,
                                     plan.student_lr, seed, progress)
             timings[run_dir.name] = run_seconds(run_dir)
             runs[name].append({"seed": seed, "run": str(run_dir), "mlm_acc": float(last["mlm_acc"]),
                                "mlm_acc_mask": last.get("mlm_acc_mask"), "nsp_acc": last.get("nsp_acc"),
                                "last_eval": last})
+            if state == "reuse":
+                reused.append(run_dir.name)
     # checked before any fine-tuning: a mismatch here means the comparison is unfair, whatever follows
     student_model = json.loads((out / f"scratch-seed{plan.seeds[0]}" / "config.json").read_text())["model"]
     distilled_model = json.loads((out / f"distilled-seed{plan.seeds[0]}" / "config.json").read_text())["model"]
@@ -502,6 +505,7 @@ def run_plan(plan: Plan, out: Path, fresh: bool = False, progress: bool = True) 
         "plan": asdict(plan), "downstream": downstream.kind, "downstream_metric": downstream.metric,
         "downstream_description": downstream.describe(),
         "seconds": sum(timings.values()), "seconds_this_call": time.time() - began, "timings": timings,
+        "reused_students": reused,
         "parameters": {"teacher": count_parameters(BertConfig.from_dict(teacher_config["model"])).unique,
                        "student": count_parameters(student_config).unique},
         "shapes": {"teacher": _shape(teacher_config["model"]), "student": _shape(student_config.to_dict())},

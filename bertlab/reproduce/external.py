@@ -18,7 +18,6 @@ from bertlab.reproduce import figures as fig
 from bertlab.reproduce.budget import distill_plan
 from bertlab.reproduce.claims import LEARNED, PAPER, PAPER_SHORT, TITLES, ClaimResult, Context, _pct, _pm, not_run
 from bertlab.reproduce.verdicts import beats, mean, not_worse, word
-from bertlab.train.run import read_status
 
 
 
@@ -48,9 +47,9 @@ def claim_5(ctx: Context) -> ClaimResult:
     out = ctx.runs / "claim5" / f"students{dplan.student_steps}-finetune{dplan.finetune_steps}"
     ctx.log(f"distill-vs-scratch with the course teacher {dplan.teacher_run}: students {dplan.student_steps} steps, "
             f"fine-tuning {dplan.finetune_steps} steps, seeds {dplan.seeds}")
-    students = [out / f"{kind}-seed{seed}" for kind in ("distilled", "scratch") for seed in dplan.seeds]
-    reused = [d for d in students if read_status(d).get("status") == "finished"]
     results = dvs.run_plan(dplan, out, fresh=False, progress=ctx.progress)
+    students = results["distilled"] + results["scratch"]
+    reused = results.get("reused_students", [])  # finished runs run_plan found in ``out``
     checks = results["summary"]["checks"]
     groups = results["summary"]["groups"]
     teacher = results["teacher"]
