@@ -235,7 +235,8 @@ display(pd.DataFrame(table).T.style.format("{:.1%}").set_caption("held-out accur
 
 # %%
 zh_dir, zh_options = ensure_model("zh", live_run="lesson2-zh")  # the course's Chinese model, or a live stand-in
-zh_model = load_run(zh_dir).model.train()
+zh_run = load_run(zh_dir)
+zh_model = zh_run.model.train()
 zh_sop = replace(zh_options, objective="mlm+sop", steps=pick(500, 8), learning_rate=1e-3, warmup=0.05,
                  lr_decay=0.3, warmup_seq_length=0, warmup_seq_steps=0.0, warmup_seq_objective=None,
                  eval_every=pick(250, 4), eval_examples=pick(1024, 64), checkpoint_every=0,
@@ -246,7 +247,7 @@ zh_curves.show()
 zh_curves.reference("nsp_acc", 0.5, "chance")
 print(summary_line(pretrain(zh_sop, model=zh_model, callbacks=[zh_curves.series("continued with SOP")])))
 
-zh_data = build_data(zh_options, tokenizer=load_run(zh_dir).tokenizer)
+zh_data = build_data(zh_options, tokenizer=zh_run.tokenizer)
 zh_documents = zh_data.held_out.corpus.documents
 passage = lambda doc, start: "".join("".join(words) for words in zh_documents[doc][start:start + 2])  # noqa: E731
 where = {"opens an article": [], "middle of an article": []}
